@@ -1,0 +1,61 @@
+package dev.enclave.egress;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.timeout.IdleStateEvent;
+
+/**
+ * Client side of an open tunnel: relays client bytes to the destination, opaque, never parsed.
+ * Backpressure is read-after-write: the next client read is requested only once the previous
+ * chunk was written to the destination, so a slow destination stalls the client instead of
+ * filling memory.
+ */
+final class TunnelFrontendHandler extends ChannelInboundHandlerAdapter {
+    private final Channel upstream;
+    private final TunnelSession session;
+
+    TunnelFrontendHandler(Channel upstream, TunnelSession session) {
+        this.upstream = upstream;
+        this.session = session;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        ctx.channel().read();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof ByteBuf buf) {
+            session.addUp(buf.readableBytes());
+        }
+        upstream.writeAndFlush(msg).addListener(f -> {
+            if (f.isSuccess()) {
+                ctx.channel().read();
+            } else {
+                ctx.channel().close();
+            }
+        });
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof IdleStateEvent) {
+            ctx.close();
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        Tunnels.closeOnFlush(upstream);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        Tunnels.closeOnFlush(ctx.channel());
+    }
+}
