@@ -47,6 +47,7 @@ public final class EgressServer implements AutoCloseable {
     private Channel serverChannel;
     private Set<InetSocketAddress> self = Set.of();
     private volatile EgressRuntime runtime;
+    private boolean closed;
 
     public EgressServer(EgressConfig config, AuditLog audit) {
         this.config = config;
@@ -147,8 +148,13 @@ public final class EgressServer implements AutoCloseable {
         return out;
     }
 
+    /** Stops accepting, closes the resolver and threads. Safe to call more than once. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         if (serverChannel != null) {
             serverChannel.close().syncUninterruptibly();
         }
