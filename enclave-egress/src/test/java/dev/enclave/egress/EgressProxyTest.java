@@ -277,6 +277,46 @@ class EgressProxyTest {
     @Nested
     class PlainHttp {
         @Test
+        void plainHttpToAnAllowedPort80NameIsForwardedInOriginForm(@TempDir Path dir) throws Exception {
+            com.sun.net.httpserver.HttpServer origin = com.sun.net.httpserver.HttpServer.create(
+                    new InetSocketAddress("127.0.0.1", 0), 8);
+            java.util.concurrent.atomic.AtomicReference<String> seen = new java.util.concurrent.atomic.AtomicReference<>();
+            origin.createContext("/", ex -> {
+                seen.set(ex.getRequestMethod() + " " + ex.getRequestURI() + " host=" + ex.getRequestHeaders().getFirst("Host")
+                        + " proxy-auth=" + ex.getRequestHeaders().getFirst("Proxy-Authorization")
+                        + " body=" + new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
+                byte[] body = "origin says hi".getBytes(StandardCharsets.UTF_8);
+                ex.sendResponseHeaders(200, body.length);
+                ex.getResponseBody().write(body);
+                ex.close();
+            });
+            origin.start();
+            try (ProxyFixture http = ProxyFixture.builder()
+                    .allow("plain.test:80")
+                    .pin("plain.test:80=127.0.0.1:" + origin.getAddress().getPort())
+                    .allowCidr("127.0.0.1/32")
+                    .start(dir);
+                 RawClient c = new RawClient(http.address())) {
+                c.send("POST http://plain.test/path?q=1 HTTP/1.1\r\nHost: plain.test\r\nProxy-Authorization: Basic eDp5\r\n"
+                        + "Proxy-Connection: keep-alive\r\nContent-Length: 5\r\n\r\nhello");
+                RawClient.Response r = c.readResponse();
+                assertThat(r.status()).isEqualTo(200);
+                assertThat(r.body()).isEqualTo("origin says hi");
+                assertThat(seen.get()).isEqualTo("POST /path?q=1 host=plain.test proxy-auth=null body=hello");
+                JsonNode line = http.lastDecision();
+                assertThat(line.path("event").asText()).isEqualTo("request");
+                assertThat(line.path("decision").asText()).isEqualTo("allow");
+            } finally {
+                origin.stop(0);
+            }
+        }
+
+        @Test
+        void traceIsNotForwarded() throws Exception {
+            assertRawRefused("TRACE http://api.llm.test/ HTTP/1.1\r\nHost: api.llm.test\r\n\r\n", 405, "method_not_allowed");
+        }
+
+        @Test
         void case20PlainHttpToUnlistedHostIsRefused() throws Exception {
             assertRawRefused("GET http://example.test/ HTTP/1.1\r\nHost: example.test\r\n\r\n", 403, "host_not_allowed");
         }
