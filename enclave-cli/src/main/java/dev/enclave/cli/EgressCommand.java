@@ -13,7 +13,6 @@ import dev.enclave.config.match.Cidr;
 import dev.enclave.config.match.HostPattern;
 import dev.enclave.egress.EgressServer;
 import java.io.IOException;
-import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -87,13 +86,9 @@ final class EgressCommand implements Callable<Integer> {
         InetSocketAddress bound;
         try {
             bound = server.start();
-        } catch (Exception e) {
+        } catch (IOException e) {
             log.close();
-            if (e instanceof BindException || e.getCause() instanceof BindException) {
-                throw UserError.usage("cannot listen on " + format(config.listen()) + ": " + e.getMessage()
-                        + "; choose another --listen or stop what holds the port");
-            }
-            throw e;
+            throw UserError.usage(e.getMessage() + "; choose another --listen or stop what holds the port");
         }
         System.err.println("enclave egress: listening on " + format(bound) + ", allowing " + config.allow()
                 + (config.allowCidr().isEmpty() ? "" : ", allow_cidr " + config.allowCidr()));

@@ -23,6 +23,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
@@ -54,8 +55,12 @@ public final class EgressServer implements AutoCloseable {
         this.audit = audit;
     }
 
-    /** Binds and starts serving; returns the bound address (useful with port 0). */
-    public InetSocketAddress start() throws InterruptedException {
+    /**
+     * Binds and starts serving; returns the bound address (useful with port 0).
+     *
+     * @throws IOException naming the address when it cannot be bound (in use, not local, no permission)
+     */
+    public InetSocketAddress start() throws IOException, InterruptedException {
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         boss = new MultiThreadIoEventLoopGroup(1, io);
         workers = new MultiThreadIoEventLoopGroup(0, io);
@@ -71,12 +76,15 @@ public final class EgressServer implements AutoCloseable {
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ConnectRequestHandler.WATER_MARK)
                 .childHandler(new EgressInitializer(() -> runtime, open));
-        try {
-            serverChannel = b.bind(config.listen()).sync().channel();
-        } catch (Exception e) {
+        io.netty.channel.ChannelFuture bind = b.bind(config.listen()).await();
+        if (!bind.isSuccess()) {
             close();
-            throw e;
+            String why = bind.cause().getMessage();
+            int colon = why == null ? -1 : why.lastIndexOf(": ");
+            throw new IOException("cannot listen on " + config.listen().getAddress().getHostAddress() + ":"
+                    + config.listen().getPort() + " (" + (colon >= 0 ? why.substring(colon + 2) : why) + ")", bind.cause());
         }
+        serverChannel = bind.channel();
         InetSocketAddress bound = (InetSocketAddress) serverChannel.localAddress();
         self = selfAddresses(bound);
         runtime = newRuntime(config);
