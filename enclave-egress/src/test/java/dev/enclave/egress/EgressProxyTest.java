@@ -194,6 +194,13 @@ class EgressProxyTest {
             assertRefused(authority, 403, "ip_literal");
         }
 
+        @ParameterizedTest(name = "case 27: reserved or embedding literal {0} is refused")
+        @ValueSource(strings = {"0.0.0.0:443", "240.0.0.1:443", "198.18.0.1:443", "192.0.0.1:443", "100.64.0.1:443",
+                "[64:ff9b::7f00:1]:443", "[64:ff9b:1::a00:1]:443", "[2002:7f00:1::]:443", "[2001::1]:443"})
+        void case27ReservedAndEmbeddedLiteralsAreRefused(String authority) throws Exception {
+            assertRefused(authority, 403, "ip_literal");
+        }
+
         @ParameterizedTest(name = "case 12: metadata address {0} is refused")
         @ValueSource(strings = {"169.254.169.254:80", "[fd00:ec2::254]:80"})
         void case12MetadataLiteralsAreRefused(String authority) throws Exception {

@@ -154,17 +154,15 @@ class EgressTlsAndAddressTest {
 
     @Test
     void case28ConnectToTheProxyItselfIsRefused() throws Exception {
-        ProxyFixture.Builder b = ProxyFixture.builder().allowCidr("127.0.0.0/8");
-        try (ProxyFixture probe = b.start(tmp)) {
-            // The port is known only after binding: start a second proxy whose pin points at itself.
-            int port = probe.address().getPort();
-            probe.close();
-            try (ProxyFixture proxy = ProxyFixture.builder().allowCidr("127.0.0.0/8")
-                    .allow("self.test:" + port).pin("self.test=127.0.0.1").startOn(tmp, port)) {
-                RawClient.Response r = RawClient.connect(proxy.address(), "self.test:" + port);
-                assertThat(r.status()).isEqualTo(403);
-                assertThat(r.reason()).isEqualTo("proxy_itself");
-            }
+        int port;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort(); // a free port, known before the proxy binds it
+        }
+        try (ProxyFixture proxy = ProxyFixture.builder().allowCidr("127.0.0.0/8")
+                .allow("self.test:" + port).pin("self.test=127.0.0.1").startOn(tmp, port)) {
+            RawClient.Response r = RawClient.connect(proxy.address(), "self.test:" + port);
+            assertThat(r.status()).isEqualTo(403);
+            assertThat(r.reason()).isEqualTo("proxy_itself");
         }
     }
 
