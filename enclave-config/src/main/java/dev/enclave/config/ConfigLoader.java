@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -64,6 +65,8 @@ public final class ConfigLoader {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
             throw new ConfigException(file + ": no such file; pass an existing enclave.yaml with -c");
+        } catch (CharacterCodingException e) {
+            throw new ConfigException(file + ": not UTF-8 text; save the file as UTF-8");
         } catch (IOException e) {
             throw new ConfigException(file + ": cannot read (" + e.getMessage() + "); check the path and its permissions");
         }
@@ -81,10 +84,16 @@ public final class ConfigLoader {
             root = new Yaml(new SafeConstructor(options)).compose(new java.io.StringReader(text));
         } catch (MarkedYAMLException e) {
             int line = e.getProblemMark() == null ? 0 : e.getProblemMark().getLine() + 1;
-            throw new ConfigException(source + ":" + line + ": not valid YAML (" + e.getProblem()
-                    + "); check indentation and quoting on that line");
+            String problem = String.valueOf(e.getProblem());
+            String fix = problem.startsWith("Global tag is not allowed")
+                    ? "remove the '!!' tag; enclave.yaml holds plain values only"
+                    : "check indentation and quoting on that line";
+            throw new ConfigException(source + ":" + line + ": not valid YAML (" + problem + "); " + fix);
         } catch (YAMLException e) {
-            throw new ConfigException(source + ": not valid YAML (" + e.getMessage() + ")");
+            String fix = String.valueOf(e.getMessage()).contains("aliases")
+                    ? "write the values out instead of using anchors and aliases (&name, *name)"
+                    : "check the file is a plain YAML mapping";
+            throw new ConfigException(source + ": not valid YAML (" + e.getMessage() + "); " + fix);
         }
         List<String> problems = new ArrayList<>();
         if (root == null) {
