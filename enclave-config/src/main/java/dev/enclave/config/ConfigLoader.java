@@ -27,6 +27,8 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 import org.yaml.snakeyaml.error.YAMLException;
 import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.Tag;
 
 /**
  * Reads {@code enclave.yaml} strictly: unknown keys, duplicate keys, wrong types and bad values
@@ -96,7 +98,8 @@ public final class ConfigLoader {
             throw new ConfigException(source + ": not valid YAML (" + e.getMessage() + "); " + fix);
         }
         List<String> problems = new ArrayList<>();
-        if (root == null) {
+        if (root == null || (root instanceof ScalarNode scalar && Tag.NULL.equals(scalar.getTag()))) {
+            // An empty file, or one holding only comments or a bare "---", means all defaults.
             return new EnclaveConfig(source, Target.LOCAL, null, null, List.of(), List.of(), null, null);
         }
         YamlSection top = YamlSection.of(root, source, "", problems, TOP);
