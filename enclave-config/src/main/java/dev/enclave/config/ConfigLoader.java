@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -26,6 +27,8 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 import org.yaml.snakeyaml.error.YAMLException;
 import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.Tag;
 
 /**
  * Reads {@code enclave.yaml} strictly: unknown keys, duplicate keys, wrong types and bad values
@@ -64,6 +67,8 @@ public final class ConfigLoader {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
             throw new ConfigException(file + ": no such file; pass an existing enclave.yaml with -c");
+        } catch (CharacterCodingException e) {
+            throw new ConfigException(file + ": not UTF-8 text; save the file as UTF-8");
         } catch (IOException e) {
             throw new ConfigException(file + ": cannot read (" + e.getMessage() + "); check the path and its permissions");
         }
@@ -81,13 +86,20 @@ public final class ConfigLoader {
             root = new Yaml(new SafeConstructor(options)).compose(new java.io.StringReader(text));
         } catch (MarkedYAMLException e) {
             int line = e.getProblemMark() == null ? 0 : e.getProblemMark().getLine() + 1;
-            throw new ConfigException(source + ":" + line + ": not valid YAML (" + e.getProblem()
-                    + "); check indentation and quoting on that line");
+            String problem = String.valueOf(e.getProblem());
+            String fix = problem.startsWith("Global tag is not allowed")
+                    ? "remove the '!!' tag; enclave.yaml holds plain values only"
+                    : "check indentation and quoting on that line";
+            throw new ConfigException(source + ":" + line + ": not valid YAML (" + problem + "); " + fix);
         } catch (YAMLException e) {
-            throw new ConfigException(source + ": not valid YAML (" + e.getMessage() + ")");
+            String fix = String.valueOf(e.getMessage()).contains("aliases")
+                    ? "write the values out instead of using anchors and aliases (&name, *name)"
+                    : "check the file is a plain YAML mapping";
+            throw new ConfigException(source + ": not valid YAML (" + e.getMessage() + "); " + fix);
         }
         List<String> problems = new ArrayList<>();
-        if (root == null) {
+        if (root == null || (root instanceof ScalarNode scalar && Tag.NULL.equals(scalar.getTag()))) {
+            // An empty file, or one holding only comments or a bare "---", means all defaults.
             return new EnclaveConfig(source, Target.LOCAL, null, null, List.of(), List.of(), null, null);
         }
         YamlSection top = YamlSection.of(root, source, "", problems, TOP);

@@ -58,7 +58,7 @@ public final class ConfigValues {
     public static InetSocketAddress socketAddress(String text) {
         int colon = text.lastIndexOf(':');
         String hint = "; write IP:PORT, e.g. 127.0.0.1:3128 or [::1]:3128";
-        if (colon < 0) {
+        if (colon < 0 || colon < text.lastIndexOf(']')) {
             throw new IllegalArgumentException("\"" + text + "\" has no port" + hint);
         }
         String host = text.substring(0, colon);

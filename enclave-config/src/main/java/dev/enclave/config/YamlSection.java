@@ -22,8 +22,10 @@ final class YamlSection {
     private final String path;
     private final List<String> problems;
     private final Map<String, NodeTuple> entries = new LinkedHashMap<>();
+    private final Node node;
 
-    private YamlSection(String source, String path, List<String> problems) {
+    private YamlSection(Node node, String source, String path, List<String> problems) {
+        this.node = node;
         this.source = source;
         this.path = path;
         this.problems = problems;
@@ -31,7 +33,7 @@ final class YamlSection {
 
     /** Reads {@code node} as a mapping whose keys must all be in {@code known}. Null if it is not a mapping. */
     static YamlSection of(Node node, String source, String path, List<String> problems, Set<String> known) {
-        YamlSection section = new YamlSection(source, path, problems);
+        YamlSection section = new YamlSection(node, source, path, problems);
         if (!(node instanceof MappingNode mapping)) {
             section.problem(node, path, "expected a mapping of " + String.join(", ", known));
             return null;
@@ -69,7 +71,8 @@ final class YamlSection {
 
     <T> T required(String key, Function<String, T> parser) {
         if (!has(key)) {
-            problem(null, child(key), "missing; this key is required");
+            // Point at the mapping that lacks the key, so the line number still leads somewhere.
+            problem(node, child(key), "missing; this key is required");
             return null;
         }
         return value(key, parser, null);
@@ -148,7 +151,7 @@ final class YamlSection {
 
     private void problem(Node node, String where, String message) {
         String line = node == null ? "" : ":" + (node.getStartMark().getLine() + 1);
-        problems.add(source + line + " " + where + ": " + message);
+        problems.add(source + line + (where.isEmpty() ? "" : " " + where) + ": " + message);
     }
 
     private static boolean isNull(Node node) {

@@ -98,7 +98,7 @@ public final class AddressClassifier {
         if (w0 == 0x2001 && w1 == 0x0db8) {
             return AddressClass.DOCUMENTATION;
         }
-        if ((w0 & 0xfff0) == 0x3ff0) {
+        if (w0 == 0x3fff && (w1 & 0xf000) == 0) {
             return AddressClass.DOCUMENTATION; // 3fff::/20, RFC 9637
         }
         if (w0 == 0x2001 && w1 == 0x0002 && w2 == 0x0000) {

@@ -14,21 +14,23 @@ public record Cidr(byte[] network, int prefix) {
     /** Parses {@code a.b.c.d/n} or {@code x::y/n}; only numeric addresses, dotted-quad IPv4. */
     public static Cidr parse(String text) throws IllegalArgumentException {
         int slash = text.indexOf('/');
-        if (slash < 0) {
-            throw new IllegalArgumentException("\"" + text + "\" has no prefix length; write e.g. \"" + text + "/32\"");
-        }
-        byte[] address = IpLiteral.parse(text.substring(0, slash));
+        byte[] address = IpLiteral.parse(slash < 0 ? text : text.substring(0, slash));
         if (address == null) {
             throw new IllegalArgumentException("\"" + text + "\" is not an IP prefix; write e.g. \"10.0.0.0/8\" or \"fd00::/8\"");
+        }
+        int maxBits = address.length * 8;
+        if (slash < 0) {
+            throw new IllegalArgumentException("\"" + text + "\" has no prefix length; write e.g. \"" + text + "/" + maxBits + "\"");
         }
         int prefix;
         String bits = text.substring(slash + 1);
         if (!bits.matches("0|[1-9][0-9]{0,2}")) {
-            throw new IllegalArgumentException("\"" + text + "\": bad prefix length '" + bits + "'");
+            throw new IllegalArgumentException("\"" + text + "\": bad prefix length '" + bits + "'; write a number from 0 to " + maxBits);
         }
         prefix = Integer.parseInt(bits);
-        if (prefix > address.length * 8) {
-            throw new IllegalArgumentException("\"" + text + "\": prefix length " + prefix + " exceeds " + address.length * 8);
+        if (prefix > maxBits) {
+            throw new IllegalArgumentException("\"" + text + "\": prefix length " + prefix + " exceeds " + maxBits
+                    + "; write a number from 0 to " + maxBits);
         }
         Cidr cidr = new Cidr(address, prefix);
         if (!cidr.contains(address) || !Arrays.equals(cidr.mask(address), address)) {

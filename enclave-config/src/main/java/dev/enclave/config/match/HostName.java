@@ -62,10 +62,15 @@ public final class HostName {
             throw malformed("empty host");
         }
         String ascii;
-        try {
-            ascii = IDN.toASCII(name, IDN.USE_STD3_ASCII_RULES).toLowerCase(Locale.ROOT);
-        } catch (IllegalArgumentException e) {
-            throw malformed("not a valid internationalised name");
+        if (name.chars().allMatch(c -> c < 0x80)) {
+            // Plain ASCII needs no IDN mapping; checkLabel below says precisely what is wrong.
+            ascii = name.toLowerCase(Locale.ROOT);
+        } else {
+            try {
+                ascii = IDN.toASCII(name, IDN.USE_STD3_ASCII_RULES).toLowerCase(Locale.ROOT);
+            } catch (IllegalArgumentException e) {
+                throw malformed("not a valid internationalised name");
+            }
         }
         if (ascii.length() > MAX_NAME) {
             throw malformed("host longer than " + MAX_NAME + " characters");

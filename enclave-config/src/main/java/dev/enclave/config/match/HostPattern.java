@@ -12,7 +12,7 @@ public record HostPattern(String domain, boolean wildcard, int port) {
     /** Parses an allow entry; the message of the exception says how to write it instead. */
     public static HostPattern parse(String entry) throws IllegalArgumentException {
         int colon = entry.lastIndexOf(':');
-        if (colon < 0 || entry.startsWith("[")) {
+        if (colon < 0 || colon < entry.lastIndexOf(']')) {
             throw new IllegalArgumentException("\"" + entry + "\" has no port; write host:port, e.g. \"" + entry + ":443\"");
         }
         int port;

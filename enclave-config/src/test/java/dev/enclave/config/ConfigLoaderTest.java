@@ -1,0 +1,270 @@
+package dev.enclave.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+
+import dev.enclave.config.match.Cidr;
+import dev.enclave.config.match.HostPattern;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class ConfigLoaderTest {
+    private static final String EXPECT = "# expect: ";
+
+    // ---- golden harness: every file in config/bad/ -------------------------------------------
+
+    static Stream<Path> badConfigs() throws IOException {
+        try (Stream<Path> files = Files.list(resource("config/bad"))) {
+            List<Path> list = files.filter(p -> p.toString().endsWith(".yaml")).sorted().collect(Collectors.toList());
+            assertThat(list).as("bad config files").hasSizeGreaterThanOrEqualTo(30);
+            return list.stream();
+        }
+    }
+
+    @ParameterizedTest(name = "{0} is refused with its expected one-line messages")
+    @MethodSource("badConfigs")
+    void badConfigIsRefusedWithExpectedMessages(Path file) throws IOException {
+        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        assertThat(lines.get(0)).as("first line of " + file.getFileName()).startsWith(EXPECT);
+        List<String> expected = lines.stream().takeWhile(l -> l.startsWith(EXPECT))
+                .map(l -> l.substring(EXPECT.length())).collect(Collectors.toList());
+
+        ConfigException e = assertTimeoutPreemptively(Duration.ofSeconds(5),
+                () -> catchThrowableOfType(() -> ConfigLoader.load(file), ConfigException.class));
+
+        assertThat(e).as("ConfigException for " + file.getFileName()).isNotNull();
+        for (String substring : expected) {
+            assertThat(e.problems()).as("problems of " + file.getFileName())
+                    .anySatisfy(p -> assertThat(p).contains(substring));
+        }
+        assertThat(e.problems()).as("every problem names the file and one line").allSatisfy(p -> {
+            assertThat(p).doesNotContain("\n");
+            assertThat(p).matches(problemLine(file.toString()));
+        });
+        assertThat(e.getMessage()).isEqualTo(String.join("\n", e.problems()));
+    }
+
+    /**
+     * {@code <source>:<line> <key.path>: <message>}; YAML syntax errors have no key path
+     * ({@code <source>:<line>: not valid YAML ...}), and an alias-count error has no position at all.
+     */
+    private static Pattern problemLine(String source) {
+        String s = Pattern.quote(source);
+        return Pattern.compile(s + ":[1-9][0-9]* [a-z_<>]+(\\[[0-9]+\\])?(\\.[a-z_<>]+(\\[[0-9]+\\])?)*: \\S.*"
+                + "|" + s + ":[1-9][0-9]*: \\S.*"
+                + "|" + s + ": not valid YAML \\(Number of aliases.*");
+    }
+
+    @Test
+    void problemLinesPointAtTheOffendingLineExactly() {
+        assertProblems("unknown_top_key.yaml", ":3 egres: unknown key; did you mean \"egress\"?");
+        assertProblems("duplicate_key.yaml", ":5 egress.listen: duplicate key; keep one");
+        assertProblems("llm_missing_listen.yaml", ":3 llm[0].listen: missing; this key is required");
+        assertProblems("bad_allow_host_port.yaml",
+                ":5 egress.allow[0]: \"api.llm.test:0443\": bad port '0443' (expected 1-65535, plain decimal)",
+                ":6 egress.allow[1]: \"api.llm.test\" has no port; write host:port, e.g. \"api.llm.test:443\"");
+        assertProblems("cidr_host_bits.yaml",
+                ":4 egress.clients[0]: \"10.77.1.2/24\" has host bits set; write \"10.77.1.0/24\"",
+                ":7 aws.admin_cidrs[0]: \"203.0.113.7/24\" has host bits set; write \"203.0.113.0/24\"");
+    }
+
+    private static void assertProblems(String name, String... suffixes) {
+        Path file = resource("config/bad/" + name);
+        ConfigException e = catchThrowableOfType(() -> ConfigLoader.load(file), ConfigException.class);
+        assertThat(e).as(name).isNotNull();
+        assertThat(e.problems()).containsExactlyInAnyOrder(
+                Stream.of(suffixes).map(s -> file + s).toArray(String[]::new));
+    }
+
+    @Test
+    void reportsEveryProblemInTheFileTogether() {
+        String yaml = "target: moon\negress:\n  listen: nowhere\n  allow: [ \"*.com:443\" ]\naws:\n  region: mars\n";
+        ConfigException e = catchThrowableOfType(() -> ConfigLoader.parse(yaml, "enclave.yaml"), ConfigException.class);
+        assertThat(e.problems()).hasSize(4).containsExactlyInAnyOrder(
+                "enclave.yaml:1 target: \"moon\" is not one of local | lab | aws",
+                "enclave.yaml:3 egress.listen: \"nowhere\" has no port; write IP:PORT, e.g. 127.0.0.1:3128 or [::1]:3128",
+                "enclave.yaml:4 egress.allow[0]: \"*.com:443\" covers a whole top-level domain; list exact hosts",
+                "enclave.yaml:6 aws.region: \"mars\" is not an AWS region name, e.g. us-west-2");
+    }
+
+    @Test
+    void aliasBombFailsFast() {
+        Path file = resource("config/bad/alias_bomb.yaml");
+        ConfigException e = assertTimeoutPreemptively(Duration.ofSeconds(2),
+                () -> catchThrowableOfType(() -> ConfigLoader.load(file), ConfigException.class));
+        assertThat(e.problems()).singleElement().asString().contains("aliases");
+    }
+
+    // ---- YAML tags never construct Java objects -----------------------------------------------
+
+    /** Records whether SnakeYAML ever instantiated it. */
+    public static final class Canary {
+        static volatile boolean created;
+
+        public Canary() {
+            created = true;
+        }
+    }
+
+    @Test
+    void globalTagNamingAJavaClassIsRefusedAndNeverInstantiated() {
+        Canary.created = false;
+        String tag = "!!" + Canary.class.getName();
+        for (String yaml : List.of("target: " + tag + " {}\n", "egress:\n  allow: [ " + tag + " [] ]\n",
+                tag + " {}\n", "? " + tag + " {}\n: x\n")) {
+            ConfigException e = catchThrowableOfType(() -> ConfigLoader.parse(yaml, "t.yaml"), ConfigException.class);
+            assertThat(e).as(yaml).isNotNull();
+            assertThat(e.problems()).singleElement().asString()
+                    .contains("Global tag is not allowed").contains("remove the '!!' tag");
+        }
+        assertThat(Canary.created).isFalse();
+    }
+
+    @Test
+    void localTagIsTreatedAsPlainData() throws ConfigException {
+        EnclaveConfig c = ConfigLoader.parse("egress:\n  allow: [ !javax.script \"api.llm.test:443\" ]\n", "t.yaml");
+        assertThat(c.egress().allow()).containsExactly(HostPattern.parse("api.llm.test:443"));
+    }
+
+    // ---- good files -------------------------------------------------------------------------
+
+    @Test
+    void architectureExampleLoadsWithEveryValue() throws ConfigException {
+        EnclaveConfig c = ConfigLoader.load(resource("config/good/full.yaml"));
+
+        assertThat(c.target()).isEqualTo(Target.LOCAL);
+        GatewayConfig g = c.gateway();
+        assertThat(g.listen()).isEqualTo(new InetSocketAddress("0.0.0.0", 8443));
+        assertThat(g.redirectHttp()).isEqualTo(new InetSocketAddress("0.0.0.0", 8080));
+        assertThat(g.tls()).isEqualTo(new GatewayConfig.Tls("self-signed", List.of("enclave.example.com"), null, null));
+        assertThat(g.auth()).isEqualTo(new GatewayConfig.Auth("file", Path.of("/var/lib/enclave/users"), null));
+        assertThat(g.lockout()).isEqualTo(new GatewayConfig.Lockout(5, Duration.ofMinutes(10), Duration.ofHours(1)));
+        assertThat(g.upstream()).isEqualTo(URI.create("http://10.77.1.2:3000"));
+
+        EgressConfig e = c.egress();
+        assertThat(e.listen()).isEqualTo(new InetSocketAddress("10.77.1.1", 3128));
+        assertThat(e.allow()).containsExactly(new HostPattern("api.openai.com", false, 443));
+        assertThat(e.mode()).isEqualTo(EgressMode.ENFORCE);
+        assertThat(e.limits()).isEqualTo(EgressLimits.DEFAULTS);
+        assertThat(e.tlsPorts()).containsExactly(443);
+
+        assertThat(c.llm()).containsExactly(new LlmConfig("openai", new InetSocketAddress("10.77.1.1", 4000),
+                URI.create("https://api.openai.com"), "ENCLAVE_LLM_API_KEY", null, List.of(), 5_000_000L));
+        assertThat(c.appCommand()).containsExactly("openhands", "serve", "--port", "3000");
+        assertThat(c.audit()).isEqualTo(new AuditConfig(Path.of("/var/log/enclave"),
+                List.of(new AuditConfig.Alert("webhook", URI.create("https://hooks.example.com/enclave")))));
+        assertThat(c.aws()).isEqualTo(new AwsConfig("hardened", "us-west-2", List.of(Cidr.parse("203.0.113.7/32"))));
+        assertThat(c.source()).endsWith("full.yaml");
+    }
+
+    @Test
+    void everyEgressKeyIsRead() throws ConfigException {
+        EnclaveConfig c = ConfigLoader.load(resource("config/good/egress_everything.yaml"));
+        EgressConfig e = c.egress();
+        assertThat(c.target()).isEqualTo(Target.LAB);
+        assertThat(e.listen()).isEqualTo(new InetSocketAddress("::1", 3129));
+        assertThat(e.allow()).containsExactly(new HostPattern("api.llm.test", false, 443),
+                new HostPattern("models.test", true, 443));
+        assertThat(e.allowCidr()).containsExactly(Cidr.parse("10.0.0.0/8"), Cidr.parse("fd00::/8"));
+        assertThat(e.resolve()).hasSize(2);
+        assertThat(e.resolve().get(0)).isEqualTo(ResolvePin.parse("api.llm.test:443=127.0.0.1:8443"));
+        assertThat(e.resolve().get(1).host()).isEqualTo("eu.models.test");
+        assertThat(e.resolver()).isEqualTo(new InetSocketAddress("127.0.0.53", 53));
+        assertThat(e.clients()).containsExactly(Cidr.parse("10.77.1.0/24"));
+        assertThat(e.tlsPorts()).containsExactly(443, 8443);
+        assertThat(e.mode()).isEqualTo(EgressMode.REPORT);
+        assertThat(e.limits()).isEqualTo(new EgressLimits(64 * 1024, Duration.ofSeconds(5),
+                Duration.ofMillis(2500), Duration.ofHours(1), 100));
+        assertThat(e.audit()).isEqualTo(Path.of("/var/log/enclave/egress.jsonl"));
+    }
+
+    @Test
+    void omittedEgressKeysTakeTheirDefaults() throws ConfigException {
+        EgressConfig e = ConfigLoader.load(resource("config/good/egress_defaults.yaml")).egress();
+        assertThat(e.listen()).isEqualTo(EgressConfig.DEFAULT_LISTEN).isEqualTo(new InetSocketAddress("127.0.0.1", 3128));
+        assertThat(e.allow()).containsExactly(new HostPattern("api.llm.test", false, 443));
+        assertThat(e.allowCidr()).isEmpty();
+        assertThat(e.resolve()).isEmpty();
+        assertThat(e.resolver()).isNull();
+        assertThat(e.clients()).isEmpty();
+        assertThat(e.tlsPorts()).containsExactly(443);
+        assertThat(e.mode()).isEqualTo(EgressMode.ENFORCE);
+        assertThat(e.limits()).isEqualTo(new EgressLimits(32 * 1024, Duration.ofSeconds(10), Duration.ofSeconds(10),
+                Duration.ofMinutes(15), 4096));
+        assertThat(e.audit()).isNull();
+    }
+
+    @Test
+    void emptyFileLoadsAsDefaults(@TempDir Path dir) throws IOException, ConfigException {
+        for (String text : List.of("", "# nothing here\n", "---\n")) {
+            Path file = Files.writeString(dir.resolve("enclave.yaml"), text);
+            EnclaveConfig c = ConfigLoader.load(file);
+            assertThat(c).isEqualTo(new EnclaveConfig(file.toString(), Target.LOCAL, null, null, List.of(), List.of(), null, null));
+        }
+    }
+
+    // ---- reading the file -------------------------------------------------------------------
+
+    @Test
+    void missingFileIsOneLineMentioningTheFlag(@TempDir Path dir) {
+        Path file = dir.resolve("nope.yaml");
+        assertThatThrownBy(() -> ConfigLoader.load(file))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage(file + ": no such file; pass an existing enclave.yaml with -c");
+    }
+
+    @Test
+    void fileLargerThanOneMebibyteIsRefused(@TempDir Path dir) throws IOException {
+        Path file = Files.writeString(dir.resolve("big.yaml"), "#" + "x".repeat(1024 * 1024) + "\n");
+        assertThatThrownBy(() -> ConfigLoader.load(file))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage(file + ": larger than 1 MiB; this is not an enclave.yaml");
+    }
+
+    @Test
+    void fileThatIsNotUtf8IsRefusedAsSuch(@TempDir Path dir) throws IOException {
+        Path file = Files.write(dir.resolve("latin1.yaml"), "target: l\u00e9b\n".getBytes(StandardCharsets.ISO_8859_1));
+        assertThatThrownBy(() -> ConfigLoader.load(file))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage(file + ": not UTF-8 text; save the file as UTF-8");
+    }
+
+    @Test
+    void directoryIsRefusedWithOneLine(@TempDir Path dir) {
+        assertThatThrownBy(() -> ConfigLoader.load(dir))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith(dir + ": cannot read (")
+                .hasMessageEndingWith("); check the path and its permissions")
+                .hasMessageNotContaining("\n");
+    }
+
+    @Test
+    void configExceptionNeedsAtLeastOneProblem() {
+        assertThatThrownBy(() -> new ConfigException(List.of())).isInstanceOf(IllegalArgumentException.class);
+        assertThat(new ConfigException("a: b").problems()).containsExactly("a: b");
+    }
+
+    private static Path resource(String name) {
+        try {
+            return Path.of(ConfigLoaderTest.class.getClassLoader().getResource(name).toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
