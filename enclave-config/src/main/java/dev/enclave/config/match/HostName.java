@@ -14,7 +14,7 @@ import java.util.Locale;
  *       {@code -} and {@code .};</li>
  *   <li>one trailing dot removed (an absolute name is the same name);</li>
  *   <li>IDN to ASCII (punycode) with the STD3 rules, so {@code аpi} with a Cyrillic а becomes
- *       {@code xn--pi-7kc} and never equals {@code api}; full-width digits and dots fold here too;</li>
+ *       {@code xn--pi-6kc} and never equals {@code api}; full-width digits and dots fold here too;</li>
  *   <li>lower case, labels of 1 to 63 letters, digits and inner hyphens, at most 253 characters;</li>
  *   <li>a last label that is a number in any base ({@code 1}, {@code 2130706433}, {@code 0x7f},
  *       {@code 0177}) makes the whole string an IPv4 literal, as URL parsers and {@code inet_aton} read
