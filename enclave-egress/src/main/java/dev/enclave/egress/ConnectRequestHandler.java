@@ -14,6 +14,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
@@ -41,6 +42,8 @@ final class ConnectRequestHandler extends SimpleChannelInboundHandler<Object> {
     private final EgressRuntime rt;
     private final TunnelSession session;
     private Channel upstream;
+    private boolean requestSeen;
+    private boolean clientInputDone;
 
     ConnectRequestHandler(EgressRuntime rt, TunnelSession session) {
         super(false);
@@ -65,7 +68,7 @@ final class ConnectRequestHandler extends SimpleChannelInboundHandler<Object> {
             io.netty.util.ReferenceCountUtil.release(msg);
             return;
         }
-        ctx.channel().config().setAutoRead(false);
+        requestSeen = true;
         session.request(req.method(), req.target());
         if (req.method().equals("CONNECT")) {
             HostPort target;
@@ -147,9 +150,10 @@ final class ConnectRequestHandler extends SimpleChannelInboundHandler<Object> {
                 .channel(rt.channelType())
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) rt.limits().connectTimeout().toMillis())
-                .handler(new UpstreamInitializer(client, session, idleSeconds));
+                .handler(new UpstreamInitializer(client, session, idleSeconds, forwardHead == null));
         ChannelFuture cf = b.connect(address);
         upstream = cf.channel();
         cf.addListener((ChannelFuture f) -> {
@@ -174,6 +178,9 @@ final class ConnectRequestHandler extends SimpleChannelInboundHandler<Object> {
             }
             switchToTunnel(ctx, target, forwardHead == null && rt.policy().requiresTls(target.port()), idleSeconds);
             TunnelBackendHandler.start(f.channel());
+            if (clientInputDone) {
+                Tunnels.forwardInputShutdown(client, f.channel());
+            }
         });
     }
 
@@ -217,6 +224,20 @@ final class ConnectRequestHandler extends SimpleChannelInboundHandler<Object> {
             t = t.getCause();
         }
         return String.valueOf(t.getMessage());
+    }
+
+    /** The client finished sending: before a head that ends the connection; after one, it is passed on once the tunnel is up. */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            if (requestSeen) {
+                clientInputDone = true;
+            } else {
+                ctx.close();
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     @Override

@@ -24,6 +24,11 @@ final class EgressInitializer extends ChannelInitializer<SocketChannel> {
     @Override
     protected void initChannel(SocketChannel ch) {
         EgressRuntime rt = runtime.get();
+        if (!rt.audit().healthy()) {
+            // Fail closed: a proxy that cannot audit its decisions takes none.
+            ch.close();
+            return;
+        }
         TunnelSession session = new TunnelSession(ch.remoteAddress(), rt.audit(), rt.policy().mode());
         ch.closeFuture().addListener(f -> session.finish());
 

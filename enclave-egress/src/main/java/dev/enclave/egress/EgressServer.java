@@ -74,6 +74,7 @@ public final class EgressServer implements AutoCloseable {
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ConnectRequestHandler.WATER_MARK)
                 .childHandler(new EgressInitializer(() -> runtime, open));
         io.netty.channel.ChannelFuture bind = b.bind(config.listen()).await();

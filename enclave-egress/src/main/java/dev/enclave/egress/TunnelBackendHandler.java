@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 
 /**
@@ -14,10 +15,18 @@ import io.netty.handler.timeout.IdleStateEvent;
 final class TunnelBackendHandler extends ChannelInboundHandlerAdapter {
     private final Channel client;
     private final TunnelSession session;
+    private final boolean halfClose;
 
-    TunnelBackendHandler(Channel client, TunnelSession session) {
+    /**
+     * @param halfClose true for CONNECT tunnels (a FIN from the destination is passed on and the
+     *                  client may go on sending); false for plain-HTTP forwarding, where the request
+     *                  went upstream with {@code Connection: close}, so the destination's end of
+     *                  stream ends the exchange and the client connection is closed.
+     */
+    TunnelBackendHandler(Channel client, TunnelSession session, boolean halfClose) {
         this.client = client;
         this.session = session;
+        this.halfClose = halfClose;
     }
 
     static void start(Channel upstream) {
@@ -42,6 +51,15 @@ final class TunnelBackendHandler extends ChannelInboundHandlerAdapter {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof IdleStateEvent) {
             ctx.close();
+            return;
+        }
+        if (evt instanceof ChannelInputShutdownEvent) {
+            if (halfClose) {
+                Tunnels.forwardInputShutdown(ctx.channel(), client);
+            } else {
+                Tunnels.closeOnFlush(client);
+                ctx.close();
+            }
             return;
         }
         ctx.fireUserEventTriggered(evt);

@@ -6,6 +6,7 @@ import dev.enclave.egress.policy.Verdict;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.socket.DuplexChannel;
 
 /** Small helpers shared by both sides of a tunnel. */
 final class Tunnels {
@@ -17,6 +18,30 @@ final class Tunnels {
         if (ch != null && ch.isActive()) {
             ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         }
+    }
+
+    /**
+     * One side finished sending (TCP FIN): pass that on to the other side once everything already
+     * relayed is flushed, and close both when both directions are finished. A request-then-wait
+     * client (HTTP/1.0, {@code shutdown(SHUT_WR)}) thus still gets its answer.
+     */
+    static void forwardInputShutdown(Channel from, Channel to) {
+        if (!(to instanceof DuplexChannel peer) || !to.isActive()) {
+            from.close();
+            return;
+        }
+        peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
+            if (!f.isSuccess()) {
+                from.close();
+                return;
+            }
+            peer.shutdownOutput().addListener(s -> {
+                if (from instanceof DuplexChannel d && d.isOutputShutdown() || !s.isSuccess()) {
+                    from.close();
+                    to.close();
+                }
+            });
+        });
     }
 
     /**

@@ -10,17 +10,19 @@ final class UpstreamInitializer extends ChannelInitializer<Channel> {
     private final Channel client;
     private final TunnelSession session;
     private final long idleSeconds;
+    private final boolean halfClose;
 
-    UpstreamInitializer(Channel client, TunnelSession session, long idleSeconds) {
+    UpstreamInitializer(Channel client, TunnelSession session, long idleSeconds, boolean halfClose) {
         this.client = client;
         this.session = session;
         this.idleSeconds = idleSeconds;
+        this.halfClose = halfClose;
     }
 
     @Override
     protected void initChannel(Channel ch) {
         ch.pipeline()
                 .addLast("idle", new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS))
-                .addLast("relay", new TunnelBackendHandler(client, session));
+                .addLast("relay", new TunnelBackendHandler(client, session, halfClose));
     }
 }

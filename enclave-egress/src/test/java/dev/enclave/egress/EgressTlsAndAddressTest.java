@@ -2,6 +2,7 @@ package dev.enclave.egress;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.enclave.config.EgressLimits;
@@ -276,6 +277,77 @@ class EgressTlsAndAddressTest {
                 assertThat(third.drain(3000).closed()).isTrue();
             }
             assertThat(proxy.lastDecision().path("reason").asText()).isEqualTo("too_many_connections");
+        }
+    }
+
+    // ---- tunnel lifetime --------------------------------------------------------------------------
+
+    @Test
+    void halfCloseFromTheClientStillDeliversTheAnswer() throws Exception {
+        // The origin reads until end of stream and only then answers, as an HTTP/1.0 or 'nc -q' peer does.
+        try (java.net.ServerSocket origin = new java.net.ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress())) {
+            Thread t = new Thread(() -> {
+                try (java.net.Socket s = origin.accept()) {
+                    int n = s.getInputStream().readAllBytes().length;
+                    s.getOutputStream().write(("got " + n + " bytes").getBytes(StandardCharsets.US_ASCII));
+                } catch (IOException ignored) {
+                    // test fails on the client side
+                }
+            });
+            t.setDaemon(true);
+            t.start();
+            try (ProxyFixture proxy = ProxyFixture.builder().allow("eof.test:" + origin.getLocalPort())
+                    .pin("eof.test=127.0.0.1").allowCidr("127.0.0.1/32").start(tmp);
+                 RawClient c = new RawClient(proxy.address())) {
+                c.send("CONNECT eof.test:" + origin.getLocalPort() + " HTTP/1.1\r\n\r\n");
+                assertThat(c.readResponse().status()).isEqualTo(200);
+                c.send("hello");
+                c.socket().shutdownOutput();
+                RawClient.Drained d = c.drain(5000);
+                assertThat(new String(d.bytes(), StandardCharsets.US_ASCII)).isEqualTo("got 5 bytes");
+                assertThat(d.closed()).isTrue();
+                JsonNode line = proxy.lastDecision();
+                assertThat(line.path("bytes_up").asLong()).isEqualTo(5);
+                assertThat(line.path("bytes_down").asLong()).isEqualTo(11);
+            }
+        }
+    }
+
+    @Test
+    void idleTunnelIsClosedAfterTheIdleTimeout() throws Exception {
+        EgressLimits limits = new EgressLimits(32 * 1024, Duration.ofSeconds(5), Duration.ofSeconds(2), Duration.ofSeconds(1), 100);
+        try (EchoServer echo = new EchoServer("127.0.0.1");
+             ProxyFixture proxy = ProxyFixture.builder().allow("idle.test:" + echo.port()).pin("idle.test=127.0.0.1")
+                     .allowCidr("127.0.0.1/32").limits(limits).start(tmp);
+             RawClient c = new RawClient(proxy.address())) {
+            c.send("CONNECT idle.test:" + echo.port() + " HTTP/1.1\r\n\r\n");
+            assertThat(c.readResponse().status()).isEqualTo(200);
+            long start = System.nanoTime();
+            assertThat(c.drain(5000).closed()).isTrue();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofMillis(800), Duration.ofSeconds(4));
+        }
+    }
+
+    @Test
+    void aProxyThatCannotWriteItsAuditLogRefusesEveryConnection() throws Exception {
+        assumeTrue(java.nio.file.Files.isWritable(Path.of("/dev/full")), "/dev/full is not available");
+        try (EchoServer echo = new EchoServer("127.0.0.1");
+             dev.enclave.audit.AuditLog broken = dev.enclave.audit.AuditLog.open(Path.of("/dev/full"));
+             EgressServer server = new EgressServer(ProxyFixture.builder().allow("ok.test:" + echo.port())
+                     .pin("ok.test=127.0.0.1").allowCidr("127.0.0.1/32").config(), broken)) {
+            InetSocketAddress address = server.start(); // its start line already fails to reach the disk
+            long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+            while (broken.healthy() && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(broken.healthy()).isFalse();
+            try (RawClient c = new RawClient(address)) {
+                c.send("CONNECT ok.test:" + echo.port() + " HTTP/1.1\r\n\r\n");
+                RawClient.Drained d = c.drain(3000);
+                assertThat(d.closed()).isTrue();
+                assertThat(d.bytes()).isEmpty();
+            }
+            assertThat(echo.accepted()).isZero();
         }
     }
 

@@ -1,0 +1,101 @@
+package dev.enclave.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AuditLogTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void eachEventIsOneJsonLineStartingWithTime() throws Exception {
+        Path file = tmp.resolve("audit.log");
+        try (AuditLog log = AuditLog.open(file)) {
+            log.write(AuditEvent.of("egress", "tunnel").put("target", "api.openai.com:443").put("bytes_up", 12L)
+                    .put("sni", null).put("ok", true));
+            log.flush();
+        }
+        List<String> lines = Files.readAllLines(file);
+        assertThat(lines).hasSize(1);
+        assertThat(lines.get(0)).startsWith("{\"time\":\"");
+        JsonNode n = JSON.readTree(lines.get(0));
+        assertThat(n.path("component").asText()).isEqualTo("egress");
+        assertThat(n.path("target").asText()).isEqualTo("api.openai.com:443");
+        assertThat(n.path("bytes_up").asLong()).isEqualTo(12);
+        assertThat(n.has("sni")).as("null fields are left out").isFalse();
+        assertThat(n.path("ok").asBoolean()).isTrue();
+    }
+
+    @Test
+    void hostileStringsCannotBreakTheLine() throws Exception {
+        String line = AuditLog.format(AuditEvent.of("egress", "tunnel").put("target", "evil\"}\n{\"decision\":\"allow"),
+                Instant.EPOCH);
+        assertThat(line).doesNotContain("\n");
+        assertThat(JSON.readTree(line).path("target").asText()).isEqualTo("evil\"}\n{\"decision\":\"allow");
+    }
+
+    @Test
+    void theFileIsCreatedReadableByItsOwnerOnly() throws Exception {
+        Path file = tmp.resolve("new.log");
+        try (AuditLog log = AuditLog.open(file)) {
+            log.flush();
+        }
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+    }
+
+    @Test
+    void concurrentWritersNeverInterleaveLines() throws Exception {
+        Path file = tmp.resolve("many.log");
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try (AuditLog log = AuditLog.open(file)) {
+            for (int t = 0; t < 8; t++) {
+                int thread = t;
+                pool.submit(() -> {
+                    for (int i = 0; i < 1000; i++) {
+                        log.write(AuditEvent.of("test", "line").put("thread", thread).put("i", i).put("pad", "x".repeat(200)));
+                    }
+                });
+            }
+            pool.shutdown();
+            assertThat(pool.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+            log.flush();
+        }
+        List<String> lines = Files.readAllLines(file);
+        assertThat(lines).hasSize(8000);
+        for (String l : lines) {
+            assertThat(JSON.readTree(l).path("pad").asText()).hasSize(200);
+        }
+    }
+
+    @Test
+    void aLogThatCannotWriteReportsUnhealthyAndRefusesMoreLines() throws Exception {
+        assumeTrue(Files.isWritable(Path.of("/dev/full")), "/dev/full is not available");
+        try (AuditLog log = AuditLog.open(Path.of("/dev/full"))) {
+            log.write(AuditEvent.of("test", "first"));
+            long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+            while (log.healthy() && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(log.healthy()).isFalse();
+            assertThatThrownBy(() -> log.write(AuditEvent.of("test", "second")))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("not writable");
+        }
+    }
+}
