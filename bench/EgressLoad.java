@@ -509,8 +509,10 @@ public class EgressLoad {
             }
             ProcTree.Snapshot after = ProcTree.snapshot(pid);
             System.out.printf(Locale.ROOT,
-                    "RESULT label=%s test=idle tunnels=%d alive=%d failed=%d rss_before_mb=%.1f rss_mb=%.1f processes=%d threads=%d%n",
+                    "RESULT label=%s test=idle tunnels=%d alive=%d failed=%d rss_before_mb=%.1f rss_mb=%.1f"
+                            + " kb_per_tunnel=%.1f pss_mb=%.1f processes=%d threads=%d%n",
                     label(o), open.size(), alive, failed, before / 1024.0, after.rssKb() / 1024.0,
+                    open.isEmpty() ? 0.0 : (after.rssKb() - before) / (double) open.size(), after.pssKb() / 1024.0,
                     after.processes(), after.threads());
             if (firstError != null) {
                 System.err.println(label(o) + " idle: first error: " + firstError);
@@ -529,7 +531,7 @@ public class EgressLoad {
     static final class ProcTree {
         static final long TICKS = 100; // USER_HZ on Linux
 
-        record Snapshot(long rssKb, int processes, int threads) {
+        record Snapshot(long rssKb, long pssKb, int processes, int threads) {
         }
 
         static List<Long> tree(long root) throws IOException {
@@ -572,19 +574,35 @@ public class EgressLoad {
             return 0;
         }
 
+        /** Proportional set size: shared pages divided among the processes that map them (fair for forks). */
+        static long pssKb(long pid) {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/smaps_rollup"))) {
+                    if (line.startsWith("Pss:")) {
+                        return Long.parseLong(line.substring(4).trim().split("\\s+")[0]);
+                    }
+                }
+            } catch (IOException | RuntimeException ignored) {
+                // gone, or no smaps_rollup
+            }
+            return 0;
+        }
+
         static long rssKb(long root) throws IOException {
             return snapshot(root).rssKb();
         }
 
         static Snapshot snapshot(long root) throws IOException {
             long rss = 0;
+            long pss = 0;
             int threads = 0;
             List<Long> pids = tree(root);
             for (long p : pids) {
                 rss += status(p, "VmRSS");
+                pss += pssKb(p);
                 threads += (int) status(p, "Threads");
             }
-            return new Snapshot(rss, pids.size(), threads);
+            return new Snapshot(rss, pss, pids.size(), threads);
         }
 
         /** utime+stime of the tree, plus cutime+cstime of the root (children it already reaped). */
@@ -632,7 +650,8 @@ public class EgressLoad {
         String[][] rows = {
                 {"throughput_down", "mb_per_s", "1 GiB download through one tunnel, MB/s", "hi"},
                 {"throughput_up", "mb_per_s", "1 GiB upload through one tunnel, MB/s", "hi"},
-                {"rate", "tunnels_per_s", "new tunnels/s, 64 workers", "hi"},
+                {"cold", "tunnels_per_s", "new tunnels/s, 64 workers, first seconds after start (cold)", "hi"},
+                {"rate", "tunnels_per_s", "new tunnels/s, 64 workers (warm)", "hi"},
                 {"rate", "establish_p50_ms", "  CONNECT->200 p50 ms (64 workers)", "lo"},
                 {"rate", "establish_p99_ms", "  CONNECT->200 p99 ms (64 workers)", "lo"},
                 {"rate", "total_p50_ms", "  whole tunnel p50 ms (64 workers)", "lo"},
@@ -647,8 +666,11 @@ public class EgressLoad {
                 {"latency", "total_p99_ms", "  whole tunnel p99 ms (1 worker)", "lo"},
                 {"latency", "added_p50_ms", "  added p50 ms vs socat (1 worker)", "lo"},
                 {"latency", "added_p99_ms", "  added p99 ms vs socat (1 worker)", "lo"},
-                {"idle", "rss_before_mb", "RSS before, MB", "lo"},
-                {"idle", "rss_mb", "RSS with 1000 idle tunnels, MB", "lo"},
+                {"idle", "rss_before_mb", "RSS before opening idle tunnels, MB", "lo"},
+                {"idle", "rss_mb", "RSS with the idle tunnels open, MB", "lo"},
+                {"idle", "kb_per_tunnel", "  RSS growth per idle tunnel, KB", "lo"},
+                {"idle", "pss_mb", "  PSS with the idle tunnels open, MB", "lo"},
+                {"idle", "tunnels", "  idle tunnels opened", "-"},
                 {"idle", "alive", "  tunnels still open at measurement", "-"},
                 {"idle", "processes", "  processes", "-"},
                 {"idle", "threads", "  threads", "-"},
@@ -690,7 +712,7 @@ public class EgressLoad {
     }
 
     static String ratio(Map<String, Map<String, String>> byTest, String a, String b, String[] row) {
-        if (row[3].equals("-") || row[1].startsWith("added") || row[1].equals("errors") || row[1].equals("alive")) {
+        if (row[3].equals("-") || row[1].startsWith("added") || row[1].equals("errors") || row[1].equals("alive") || row[1].equals("kb_per_tunnel")) {
             return "";
         }
         Map<String, String> fa = byTest.get(a + "/" + row[0]);
