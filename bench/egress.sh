@@ -257,7 +257,7 @@ echo
 echo "Enclave egress vs squid $("$SQUID" -v | sed -n 's/.*Version //p'), tinyproxy $(tinyproxy -v | awk '{print $2}'), socat $(socat -V | sed -n 's/^socat version \([^ ]*\).*/\1/p') -- $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), loopback 127.0.0.1 only; load average before report: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "java: $(java -version 2>&1 | head -n1); enclave JVM options: '${ENCLAVE_JAVA_OPTS:-}' (empty = JVM defaults)"
-echo "background CPU (other processes) before each phase, % of machine: $(awk '/^BACKGROUND/ {split($3,b,"="); printf "%s%% ", b[2]}' "$results")"
+echo "CPU busy on the machine just before each phase (our peers idle; other jobs may share this machine), % of machine: $(awk '/^BACKGROUND/ {split($2,a,"="); split($3,b,"="); printf "%s %s%%, ", a[2], b[2]}' "$results")"
 echo
 # several runs per label/test: keep the best (background load can only make a run worse):
 # throughput highest MB/s, rate highest tunnels/s, latency lowest whole-tunnel p99
