@@ -63,7 +63,9 @@ public final class EgressServer implements AutoCloseable {
     public InetSocketAddress start() throws IOException, InterruptedException {
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         boss = new MultiThreadIoEventLoopGroup(1, io);
-        workers = new MultiThreadIoEventLoopGroup(0, io);
+        // One event loop per core: a proxy's work is short and non-blocking, and more loops than
+        // cores only add context switches to the tail latency.
+        workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(), io);
         Class<? extends DatagramChannel> datagram = epoll ? EpollDatagramChannel.class : NioDatagramChannel.class;
         resolver = new EgressResolver(datagram, socketChannelType(), config.resolver(),
                 config.limits().connectTimeout().toMillis());

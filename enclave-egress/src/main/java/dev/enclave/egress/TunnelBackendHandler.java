@@ -8,8 +8,8 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 
 /**
- * Destination side of a tunnel: relays destination bytes to the client, read-after-write like
- * {@link TunnelFrontendHandler}. Reading starts only when the tunnel is established
+ * Destination side of a tunnel: relays destination bytes to the client with the same water-mark
+ * backpressure as {@link TunnelFrontendHandler}. Reading starts only when the tunnel is established
  * ({@link #start}), so nothing reaches the client before its 200 reply.
  */
 final class TunnelBackendHandler extends ChannelInboundHandlerAdapter {
@@ -38,13 +38,28 @@ final class TunnelBackendHandler extends ChannelInboundHandlerAdapter {
         if (msg instanceof ByteBuf buf) {
             session.addDown(buf.readableBytes());
         }
-        client.writeAndFlush(msg).addListener(f -> {
-            if (f.isSuccess()) {
-                ctx.channel().read();
-            } else {
+        client.write(msg).addListener(f -> {
+            if (!f.isSuccess()) {
                 ctx.channel().close();
             }
         });
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        client.flush();
+        if (client.isWritable()) {
+            ctx.channel().read();
+        }
+    }
+
+    /** The destination drained what the client sent: read the client again. */
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable()) {
+            client.read();
+        }
+        ctx.fireChannelWritabilityChanged();
     }
 
     @Override

@@ -9,9 +9,10 @@ import io.netty.handler.timeout.IdleStateEvent;
 
 /**
  * Client side of an open tunnel: relays client bytes to the destination, opaque, never parsed.
- * Backpressure is read-after-write: the next client read is requested only once the previous
- * chunk was written to the destination, so a slow destination stalls the client instead of
- * filling memory.
+ * Backpressure by water marks: after a burst of reads the writes are flushed and the client is
+ * read again only while the destination's outbound buffer is under its high-water mark; when it
+ * drains below the low mark, {@link TunnelBackendHandler#channelWritabilityChanged} resumes
+ * reading. A slow destination stalls the client instead of filling memory.
  */
 final class TunnelFrontendHandler extends ChannelInboundHandlerAdapter {
     private final Channel upstream;
@@ -32,13 +33,28 @@ final class TunnelFrontendHandler extends ChannelInboundHandlerAdapter {
         if (msg instanceof ByteBuf buf) {
             session.addUp(buf.readableBytes());
         }
-        upstream.writeAndFlush(msg).addListener(f -> {
-            if (f.isSuccess()) {
-                ctx.channel().read();
-            } else {
+        upstream.write(msg).addListener(f -> {
+            if (!f.isSuccess()) {
                 ctx.channel().close();
             }
         });
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        upstream.flush();
+        if (upstream.isWritable()) {
+            ctx.channel().read();
+        }
+    }
+
+    /** The client drained what the destination sent: read the destination again. */
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable()) {
+            upstream.read();
+        }
+        ctx.fireChannelWritabilityChanged();
     }
 
     @Override

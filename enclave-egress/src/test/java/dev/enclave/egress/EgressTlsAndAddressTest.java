@@ -314,6 +314,40 @@ class EgressTlsAndAddressTest {
     }
 
     @Test
+    void aDestinationThatStopsReadingStallsTheClientInsteadOfFillingTheProxy() throws Exception {
+        try (java.net.ServerSocket stuck = new java.net.ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress());
+             ProxyFixture proxy = ProxyFixture.builder().allow("stuck.test:" + stuck.getLocalPort())
+                     .pin("stuck.test=127.0.0.1").allowCidr("127.0.0.1/32").start(tmp);
+             RawClient c = new RawClient(proxy.address())) {
+            c.send("CONNECT stuck.test:" + stuck.getLocalPort() + " HTTP/1.1\r\n\r\n");
+            assertThat(c.readResponse().status()).isEqualTo(200);
+            try (java.net.Socket accepted = stuck.accept()) { // accepted, never read
+                java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
+                Thread writer = new Thread(() -> {
+                    byte[] chunk = new byte[64 * 1024];
+                    try {
+                        while (written.get() < 512L * 1024 * 1024) {
+                            c.socket().getOutputStream().write(chunk);
+                            written.addAndGet(chunk.length);
+                        }
+                    } catch (IOException ignored) {
+                        // closed at the end of the test
+                    }
+                });
+                writer.setDaemon(true);
+                writer.start();
+                Thread.sleep(3000);
+                long stalledAt = written.get();
+                Thread.sleep(1000);
+                // Kernel socket buffers on both hops hold some MiB; the proxy adds at most its
+                // high-water mark and one read. Without backpressure this would be hundreds of MiB.
+                assertThat(written.get()).as("client kept writing while the destination did not read")
+                        .isEqualTo(stalledAt).isLessThan(64L * 1024 * 1024);
+            }
+        }
+    }
+
+    @Test
     void idleTunnelIsClosedAfterTheIdleTimeout() throws Exception {
         EgressLimits limits = new EgressLimits(32 * 1024, Duration.ofSeconds(5), Duration.ofSeconds(2), Duration.ofSeconds(1), 100);
         try (EchoServer echo = new EchoServer("127.0.0.1");
