@@ -15,7 +15,6 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -23,7 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Takes the one request head of a connection and turns it into a tunnel or a refusal:
@@ -144,7 +142,6 @@ final class ConnectRequestHandler extends SimpleChannelInboundHandler<Object> {
                          InetSocketAddress address, byte[] forwardHead) {
         session.destination(address);
         Channel client = ctx.channel();
-        long idleSeconds = Math.max(1, rt.limits().idleTimeout().toSeconds());
         Bootstrap b = new Bootstrap()
                 .group(client.eventLoop())
                 .channel(rt.channelType())
@@ -153,7 +150,7 @@ final class ConnectRequestHandler extends SimpleChannelInboundHandler<Object> {
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) rt.limits().connectTimeout().toMillis())
-                .handler(new UpstreamInitializer(client, session, idleSeconds, forwardHead == null));
+                .handler(new UpstreamInitializer(client, session, forwardHead == null));
         ChannelFuture cf = b.connect(address);
         upstream = cf.channel();
         cf.addListener((ChannelFuture f) -> {
@@ -176,7 +173,10 @@ final class ConnectRequestHandler extends SimpleChannelInboundHandler<Object> {
             } else {
                 f.channel().writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(forwardHead));
             }
-            switchToTunnel(ctx, target, forwardHead == null && rt.policy().requiresTls(target.port()), idleSeconds);
+            TunnelIdleTimer idle = new TunnelIdleTimer(client, f.channel(), rt.limits().idleTimeout().toNanos());
+            f.channel().pipeline().get(TunnelBackendHandler.class).idleTimer(idle);
+            switchToTunnel(ctx, target, forwardHead == null && rt.policy().requiresTls(target.port()), idle);
+            idle.start();
             TunnelBackendHandler.start(f.channel());
             if (clientInputDone) {
                 Tunnels.forwardInputShutdown(client, f.channel());
@@ -185,13 +185,12 @@ final class ConnectRequestHandler extends SimpleChannelInboundHandler<Object> {
     }
 
     /** CONNECT or forward accepted: from here on the client's bytes are opaque. */
-    private void switchToTunnel(ChannelHandlerContext ctx, HostPort target, boolean checkSni, long idleSeconds) {
+    private void switchToTunnel(ChannelHandlerContext ctx, HostPort target, boolean checkSni, TunnelIdleTimer idle) {
         ChannelPipeline p = ctx.pipeline();
-        p.addLast("idle", new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS));
         if (checkSni) {
             p.addLast("sni", new SniCheckHandler(target, rt.policy(), session, rt.limits().headTimeout().toMillis()));
         }
-        p.addLast("tunnel", new TunnelFrontendHandler(upstream, session));
+        p.addLast("tunnel", new TunnelFrontendHandler(upstream, session, idle));
         p.remove(this);
         // Removing the decoder hands any bytes the client sent after the head to the handlers above.
         p.remove(ProxyRequestDecoder.class);

@@ -5,7 +5,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.handler.timeout.IdleStateEvent;
 
 /**
  * Destination side of a tunnel: relays destination bytes to the client with the same water-mark
@@ -15,6 +14,7 @@ import io.netty.handler.timeout.IdleStateEvent;
 final class TunnelBackendHandler extends ChannelInboundHandlerAdapter {
     private final Channel client;
     private final TunnelSession session;
+    private TunnelIdleTimer idle;
     private final boolean halfClose;
 
     /**
@@ -29,8 +29,13 @@ final class TunnelBackendHandler extends ChannelInboundHandlerAdapter {
         this.halfClose = halfClose;
     }
 
+    /** Set when the tunnel is established (the timer needs both channels). */
+    void idleTimer(TunnelIdleTimer idle) {
+        this.idle = idle;
+    }
+
     static void start(Channel upstream) {
-        upstream.read();
+        upstream.config().setAutoRead(true);
     }
 
     @Override
@@ -38,36 +43,38 @@ final class TunnelBackendHandler extends ChannelInboundHandlerAdapter {
         if (msg instanceof ByteBuf buf) {
             session.addDown(buf.readableBytes());
         }
-        client.write(msg).addListener(f -> {
-            if (!f.isSuccess()) {
-                ctx.channel().close();
+        if (idle != null) {
+            idle.touch();
+        }
+        // A failed write surfaces as exceptionCaught on the peer, whose handler closes both sides.
+        client.write(msg, client.voidPromise());
+        if (!client.isWritable()) {
+            client.flush();
+            if (!client.isWritable()) {
+                // Still above the high-water mark after flushing: stop reading until the peer
+                // drains (its channelWritabilityChanged turns reading back on). Both channels
+                // share one event loop, so that event cannot come between this check and the pause.
+                ctx.channel().config().setAutoRead(false);
             }
-        });
+        }
     }
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
         client.flush();
-        if (client.isWritable()) {
-            ctx.channel().read();
-        }
     }
 
-    /** The destination drained what the client sent: read the client again. */
+    /** This side drained below its low-water mark: let the other side's reads resume. */
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         if (ctx.channel().isWritable()) {
-            client.read();
+            client.config().setAutoRead(true);
         }
         ctx.fireChannelWritabilityChanged();
     }
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof IdleStateEvent) {
-            ctx.close();
-            return;
-        }
         if (evt instanceof ChannelInputShutdownEvent) {
             if (halfClose) {
                 Tunnels.forwardInputShutdown(ctx.channel(), client);
