@@ -11,8 +11,8 @@
 #
 # Usage: bench/egress.sh
 #   env: RATE_SECONDS=8 ROUNDS=2 WORKERS=64 LAT_SECONDS=3 WARM_SECONDS=8 IDLE_TUNNELS=1000
-#        TP_BYTES=1073741824 TP_RUNS=3 QUIET_PCT=15 QUIET_WAIT=30 ONLY="enclave squid tinyproxy socat"
-#        ENCLAVE_JAVA_OPTS="" (JVM options for enclave, as in ./enclave)  KEEP_WORK=1 (keep logs)
+#        TP_BYTES=1073741824 TP_RUNS=5 QUIET_PCT=15 QUIET_WAIT=30 ONLY="enclave squid tinyproxy socat"
+#        ENCLAVE_JAVA_OPTS="..." (replaces ./enclave's JVM defaults)  KEEP_WORK=1 (keep logs)
 # Needs: java 17, squid, tinyproxy, socat, ss. Run as root (squid drops to its 'proxy' user).
 # Every process it starts is stopped on exit, also on failure or Ctrl-C. Takes about 4-5 minutes.
 set -euo pipefail
@@ -24,7 +24,7 @@ WORKERS="${WORKERS:-64}"
 LAT_SECONDS="${LAT_SECONDS:-3}"
 IDLE_TUNNELS="${IDLE_TUNNELS:-1000}"
 TP_BYTES="${TP_BYTES:-1073741824}"
-TP_RUNS="${TP_RUNS:-3}"
+TP_RUNS="${TP_RUNS:-5}"
 ROUNDS="${ROUNDS:-2}"
 WARM_SECONDS="${WARM_SECONDS:-8}"
 QUIET_PCT="${QUIET_PCT:-15}"   # other processes' CPU, % of the machine, considered quiet
@@ -104,8 +104,9 @@ declare -A PORT PID MODE
 
 if [[ " $ONLY " == *" enclave "* ]]; then
   free_port; PORT[enclave]=$FREE_PORT; MODE[enclave]=connect
-  # shellcheck disable=SC2086 # ENCLAVE_JAVA_OPTS (as in ./enclave) is a word list, empty by default
-  start enclave java ${ENCLAVE_JAVA_OPTS:-} -jar "$jar" egress --listen "$LOOP:${PORT[enclave]}" --allow "$TARGET" \
+  # Through the launcher, as a user runs it: its JVM defaults apply unless ENCLAVE_JAVA_OPTS is set
+  # (the launcher execs java, so the pid is the JVM's).
+  start enclave "$repo/enclave" egress --listen "$LOOP:${PORT[enclave]}" --allow "$TARGET" \
       --allow-cidr 127.0.0.0/8 --audit "$work/enclave-audit.log"; PID[enclave]=$LAST_PID
   wait_port "${PORT[enclave]}" "${PID[enclave]}" enclave
 fi
@@ -256,7 +257,7 @@ done
 echo
 echo "Enclave egress vs squid $("$SQUID" -v | sed -n 's/.*Version //p'), tinyproxy $(tinyproxy -v | awk '{print $2}'), socat $(socat -V | sed -n 's/^socat version \([^ ]*\).*/\1/p') -- $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), loopback 127.0.0.1 only; load average before report: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "java: $(java -version 2>&1 | head -n1); enclave JVM options: '${ENCLAVE_JAVA_OPTS:-}' (empty = JVM defaults)"
+echo "java: $(java -version 2>&1 | head -n1); enclave JVM options: '${ENCLAVE_JAVA_OPTS:-}' (empty = the launcher's defaults: $(sed -n 's/^default_opts="\(.*\)"$/\1/p' "$repo/enclave"))"
 echo "CPU busy on the machine just before each phase (our peers idle; other jobs may share this machine), % of machine: $(awk '/^BACKGROUND/ {split($2,a,"="); split($3,b,"="); printf "%s %s%%, ", a[2], b[2]}' "$results")"
 echo
 # several runs per label/test: keep the best (background load can only make a run worse):

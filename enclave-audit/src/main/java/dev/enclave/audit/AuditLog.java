@@ -1,10 +1,7 @@
 package dev.enclave.audit;
 
-import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonGenerator;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,6 +10,8 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -25,8 +24,8 @@ import java.util.concurrent.TimeUnit;
  * when the queue is full the caller blocks (an audit line is never dropped to keep up).
  */
 public final class AuditLog implements AutoCloseable {
-    private static final JsonFactory JSON = new JsonFactory();
     private static final Object POISON = new Object();
+    private static final long BATCH_MILLIS = 5;
 
     private final OutputStream out;
     private final boolean ownsStream;
@@ -57,7 +56,8 @@ public final class AuditLog implements AutoCloseable {
                 Files.createFile(file);
             }
         }
-        OutputStream out = Files.newOutputStream(file, StandardOpenOption.APPEND, StandardOpenOption.WRITE);
+        OutputStream out = new java.io.BufferedOutputStream(
+                Files.newOutputStream(file, StandardOpenOption.APPEND, StandardOpenOption.WRITE), 64 * 1024);
         return new AuditLog(out, true, Clock.systemUTC());
     }
 
@@ -85,47 +85,74 @@ public final class AuditLog implements AutoCloseable {
 
     /** The JSON line for {@code event}, without the newline. */
     static String format(AuditEvent event, Instant time) {
-        StringWriter buf = new StringWriter(256);
-        try (JsonGenerator g = JSON.createGenerator(buf)) {
-            g.writeStartObject();
-            g.writeStringField("time", time.toString());
-            for (Map.Entry<String, Object> f : event.fields().entrySet()) {
-                Object v = f.getValue();
-                if (v instanceof String s) {
-                    g.writeStringField(f.getKey(), s);
-                } else if (v instanceof Integer || v instanceof Long) {
-                    g.writeNumberField(f.getKey(), ((Number) v).longValue());
-                } else if (v instanceof Number n) {
-                    g.writeNumberField(f.getKey(), n.doubleValue());
-                } else {
-                    g.writeBooleanField(f.getKey(), (Boolean) v);
+        StringBuilder b = new StringBuilder(320);
+        b.append("{\"time\":\"").append(time).append('"');
+        for (Map.Entry<String, Object> f : event.fields().entrySet()) {
+            b.append(",\"");
+            escape(b, f.getKey());
+            b.append("\":");
+            Object v = f.getValue();
+            if (v instanceof String str) {
+                b.append('"');
+                escape(b, str);
+                b.append('"');
+            } else if (v instanceof Double d && !Double.isFinite(d) || v instanceof Float fl && !Float.isFinite(fl)) {
+                b.append("null");
+            } else {
+                b.append(v); // Integer, Long, finite Double, Boolean: their toString is valid JSON
+            }
+        }
+        return b.append('}').toString();
+    }
+
+    /**
+     * JSON string escaping (RFC 8259): quote, backslash and every control character are escaped, and
+     * U+2028/U+2029 too, so a client-chosen string can never end the line or the object early.
+     */
+    private static void escape(StringBuilder b, String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                case '\r' -> b.append("\\r");
+                case '\t' -> b.append("\\t");
+                default -> {
+                    if (c < 0x20 || c == 0x7f || c == '\u2028' || c == '\u2029') {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
                 }
             }
-            g.writeEndObject();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
-        return buf.toString();
     }
 
     private void drain() {
+        List<Object> batch = new ArrayList<>(256);
         try {
             while (true) {
-                Object item = queue.take();
-                if (item == POISON) {
-                    out.flush();
-                    return;
+                batch.add(queue.take());
+                queue.drainTo(batch);
+                for (Object item : batch) {
+                    if (item == POISON) {
+                        out.flush();
+                        return;
+                    }
+                    if (item instanceof CountDownLatch flushed) {
+                        out.flush();
+                        flushed.countDown();
+                    } else {
+                        out.write(((String) item).getBytes(StandardCharsets.UTF_8));
+                        out.write('\n');
+                    }
                 }
-                if (item instanceof CountDownLatch flushed) {
-                    out.flush();
-                    flushed.countDown();
-                    continue;
-                }
-                out.write(((String) item).getBytes(StandardCharsets.UTF_8));
-                out.write('\n');
-                if (queue.isEmpty()) {
-                    out.flush();
-                }
+                out.flush();
+                batch.clear();
+                // Let lines gather for a moment: one wake-up and one write per batch instead of per
+                // line keeps the audit off the proxy's hot path. A line waits at most this long.
+                Thread.sleep(BATCH_MILLIS);
             }
         } catch (IOException e) {
             failure = e;
@@ -164,7 +191,10 @@ public final class AuditLog implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            if (failure == null) {
+                throw new UncheckedIOException(e);
+            }
+            // already reported when the log failed; closing a broken file cannot add anything
         }
     }
 }

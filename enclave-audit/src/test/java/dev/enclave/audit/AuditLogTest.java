@@ -45,10 +45,13 @@ class AuditLogTest {
 
     @Test
     void hostileStringsCannotBreakTheLine() throws Exception {
-        String line = AuditLog.format(AuditEvent.of("egress", "tunnel").put("target", "evil\"}\n{\"decision\":\"allow"),
-                Instant.EPOCH);
-        assertThat(line).doesNotContain("\n");
-        assertThat(JSON.readTree(line).path("target").asText()).isEqualTo("evil\"}\n{\"decision\":\"allow");
+        String hostile = "evil\"}\n{\"decision\":\"allow\\\u0000\r\t\u001b\u007f\u2028\u2029é€😀";
+        String line = AuditLog.format(AuditEvent.of("egress", "tunnel").put("target", hostile).put("n", 7L), Instant.EPOCH);
+        assertThat(line).doesNotContain("\n").doesNotContain("\r").doesNotContain("\u2028");
+        JsonNode parsed = JSON.readTree(line);
+        assertThat(parsed.path("target").asText()).isEqualTo(hostile);
+        assertThat(parsed.path("n").asLong()).isEqualTo(7);
+        assertThat(parsed.path("time").asText()).isEqualTo("1970-01-01T00:00:00Z");
     }
 
     @Test

@@ -8,10 +8,12 @@ import dev.enclave.egress.policy.EgressPolicy;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
@@ -45,6 +47,7 @@ public final class EgressServer implements AutoCloseable {
     private EventLoopGroup boss;
     private EventLoopGroup workers;
     private EgressResolver resolver;
+    private final java.util.List<Channel> serverChannels = new java.util.ArrayList<>();
     private Channel serverChannel;
     private Set<InetSocketAddress> self = Set.of();
     private volatile EgressRuntime runtime;
@@ -62,7 +65,6 @@ public final class EgressServer implements AutoCloseable {
      */
     public InetSocketAddress start() throws IOException, InterruptedException {
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-        boss = new MultiThreadIoEventLoopGroup(1, io);
         // One event loop per core: a proxy's work is short and non-blocking, and more loops than
         // cores only add context switches to the tail latency.
         workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(), io);
@@ -70,7 +72,6 @@ public final class EgressServer implements AutoCloseable {
         resolver = new EgressResolver(datagram, socketChannelType(), config.resolver(),
                 config.limits().connectTimeout().toMillis());
         ServerBootstrap b = new ServerBootstrap()
-                .group(boss, workers)
                 .channel(serverChannelType())
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
@@ -79,15 +80,22 @@ public final class EgressServer implements AutoCloseable {
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ConnectRequestHandler.WATER_MARK)
                 .childHandler(new EgressInitializer(() -> runtime, open));
-        io.netty.channel.ChannelFuture bind = b.bind(config.listen()).await();
-        if (!bind.isSuccess()) {
-            close();
-            String why = bind.cause().getMessage();
-            int colon = why == null ? -1 : why.lastIndexOf(": ");
-            throw new IOException("cannot listen on " + config.listen().getAddress().getHostAddress() + ":"
-                    + config.listen().getPort() + " (" + (colon >= 0 ? why.substring(colon + 2) : why) + ")", bind.cause());
+        if (epoll) {
+            // One listening socket per event loop (SO_REUSEPORT): the kernel spreads connections
+            // over them and each loop serves what it accepted, with no hand-off between threads.
+            // Only sockets of the same user can join the group.
+            InetSocketAddress at = config.listen();
+            for (io.netty.util.concurrent.EventExecutor e : workers) {
+                EventLoop loop = (EventLoop) e;
+                Channel ch = bind(b.clone().group(loop, loop).option(EpollChannelOption.SO_REUSEPORT, true), at);
+                serverChannels.add(ch);
+                at = (InetSocketAddress) ch.localAddress(); // port 0: the others join the port the first got
+            }
+        } else {
+            boss = new MultiThreadIoEventLoopGroup(1, io);
+            serverChannels.add(bind(b.group(boss, workers), config.listen()));
         }
-        serverChannel = bind.channel();
+        serverChannel = serverChannels.get(0);
         InetSocketAddress bound = (InetSocketAddress) serverChannel.localAddress();
         self = selfAddresses(bound);
         runtime = newRuntime(config);
@@ -99,6 +107,18 @@ public final class EgressServer implements AutoCloseable {
                 .put("transport", epoll ? "epoll" : "nio");
         audit.write(started);
         return bound;
+    }
+
+    private Channel bind(ServerBootstrap b, InetSocketAddress address) throws IOException, InterruptedException {
+        io.netty.channel.ChannelFuture bind = b.bind(address).await();
+        if (!bind.isSuccess()) {
+            close();
+            String why = bind.cause().getMessage();
+            int colon = why == null ? -1 : why.lastIndexOf(": ");
+            throw new IOException("cannot listen on " + address.getAddress().getHostAddress() + ":"
+                    + address.getPort() + " (" + (colon >= 0 ? why.substring(colon + 2) : why) + ")", bind.cause());
+        }
+        return bind.channel();
     }
 
     /**
@@ -166,8 +186,8 @@ public final class EgressServer implements AutoCloseable {
             return;
         }
         closed = true;
-        if (serverChannel != null) {
-            serverChannel.close().syncUninterruptibly();
+        for (Channel ch : serverChannels) {
+            ch.close().syncUninterruptibly();
         }
         if (resolver != null) {
             resolver.close();

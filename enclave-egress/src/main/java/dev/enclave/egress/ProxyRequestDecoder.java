@@ -15,8 +15,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Reads exactly one request head and emits a {@link ProxyRequest} or a {@link RequestError},
@@ -30,8 +28,6 @@ import java.util.regex.Pattern;
  * {@code headTimeoutMillis} (slowloris).
  */
 final class ProxyRequestDecoder extends ByteToMessageDecoder {
-    private static final Pattern REQUEST_LINE = Pattern.compile("([^ ]+) ([^ ]+) HTTP/1\\.([01])");
-    private static final Pattern TOKEN = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
     private static final Set<String> METHODS = Set.of(
             "CONNECT", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE");
     private static final int MAX_HEADERS = 100;
@@ -104,13 +100,19 @@ final class ProxyRequestDecoder extends ByteToMessageDecoder {
 
     static Object parse(byte[] head) {
         String text = new String(head, StandardCharsets.ISO_8859_1);
-        String[] lines = text.split("\r\n", -1);
-        Matcher m = REQUEST_LINE.matcher(lines[0]);
-        if (!m.matches()) {
+        int lineEnd = lineEnd(text, 0);
+        String requestLine = text.substring(0, lineEnd);
+        int sp1 = requestLine.indexOf(' ');
+        int sp2 = sp1 < 0 ? -1 : requestLine.indexOf(' ', sp1 + 1);
+        if (sp1 <= 0 || sp2 < 0 || requestLine.indexOf(' ', sp2 + 1) >= 0 || sp2 == sp1 + 1) {
             return new RequestError(Reason.BAD_REQUEST, "request line must be METHOD SP target SP HTTP/1.1");
         }
-        String method = m.group(1);
-        if (!TOKEN.matcher(method).matches() || !method.equals(method.toUpperCase(java.util.Locale.ROOT))) {
+        String version = requestLine.substring(sp2 + 1);
+        if (!version.equals("HTTP/1.1") && !version.equals("HTTP/1.0")) {
+            return new RequestError(Reason.BAD_REQUEST, "request line must be METHOD SP target SP HTTP/1.1");
+        }
+        String method = requestLine.substring(0, sp1);
+        if (!isToken(method) || !method.equals(method.toUpperCase(java.util.Locale.ROOT))) {
             return new RequestError(Reason.BAD_REQUEST, "method must be an upper-case token");
         }
         if (!METHODS.contains(method)) {
@@ -121,7 +123,7 @@ final class ProxyRequestDecoder extends ByteToMessageDecoder {
             target = StandardCharsets.UTF_8.newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(m.group(2).getBytes(StandardCharsets.ISO_8859_1)))
+                    .decode(ByteBuffer.wrap(requestLine.substring(sp1 + 1, sp2).getBytes(StandardCharsets.ISO_8859_1)))
                     .toString();
         } catch (CharacterCodingException e) {
             return new RequestError(Reason.BAD_REQUEST, "request target is not valid UTF-8");
@@ -133,13 +135,15 @@ final class ProxyRequestDecoder extends ByteToMessageDecoder {
             }
         }
         List<Map.Entry<String, String>> headers = new ArrayList<>();
-        for (int i = 1; i < lines.length; i++) {
-            String line = lines[i];
+        for (int start = lineEnd + 2; start <= text.length(); ) {
+            int end = lineEnd(text, start);
+            String line = text.substring(start, end);
+            start = end + 2;
             if (line.isEmpty() || line.charAt(0) == ' ' || line.charAt(0) == '\t') {
                 return new RequestError(Reason.BAD_REQUEST, "folded or empty header line (obs-fold is not accepted)");
             }
             int colon = line.indexOf(':');
-            if (colon <= 0 || !TOKEN.matcher(line.substring(0, colon)).matches()) {
+            if (colon <= 0 || !isToken(line.substring(0, colon))) {
                 return new RequestError(Reason.BAD_REQUEST, "malformed header line");
             }
             String value = line.substring(colon + 1).strip();
@@ -154,7 +158,28 @@ final class ProxyRequestDecoder extends ByteToMessageDecoder {
             }
             headers.add(new AbstractMap.SimpleImmutableEntry<>(line.substring(0, colon), value));
         }
-        return new ProxyRequest(method, target, Integer.parseInt(m.group(3)), List.copyOf(headers));
+        return new ProxyRequest(method, target, version.charAt(7) - '0', List.copyOf(headers));
+    }
+
+    /** Index of the CRLF ending the line that starts at {@code from}, or the text's end. */
+    private static int lineEnd(String text, int from) {
+        int i = text.indexOf("\r\n", from);
+        return i < 0 ? text.length() : i;
+    }
+
+    /** RFC 9110 token: {@code 1*tchar}. */
+    private static boolean isToken(String s) {
+        if (s.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+            if (!alnum && "!#$%&'*+-.^_`|~".indexOf(c) < 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void fail(ChannelHandlerContext ctx, ByteBuf in, List<Object> out, Reason reason, String detail) {
