@@ -219,7 +219,7 @@ class EgressTlsAndAddressTest {
             RawClient.Response r = RawClient.connect(proxy.address(), "any.test:443");
             assertThat(r.status()).isEqualTo(502);
             assertThat(r.reason()).isEqualTo("dns_failed");
-            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(9));
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("refused, not hung").isLessThan(Duration.ofSeconds(20));
         }
     }
 
@@ -259,8 +259,8 @@ class EgressTlsAndAddressTest {
             RawClient.Response r = c.readResponse();
             assertThat(r.status()).isEqualTo(408);
             assertThat(r.reason()).isEqualTo("head_timeout");
-            assertThat(sent).isLessThan(head.length);
-            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(4));
+            assertThat(sent).as("cut before the head was complete").isLessThan(head.length);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
         }
     }
 
@@ -357,8 +357,8 @@ class EgressTlsAndAddressTest {
             c.send("CONNECT idle.test:" + echo.port() + " HTTP/1.1\r\n\r\n");
             assertThat(c.readResponse().status()).isEqualTo(200);
             long start = System.nanoTime();
-            assertThat(c.drain(5000).closed()).isTrue();
-            assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofMillis(800), Duration.ofSeconds(4));
+            assertThat(c.drain(15_000).closed()).isTrue();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofMillis(800), Duration.ofSeconds(15));
         }
     }
 
