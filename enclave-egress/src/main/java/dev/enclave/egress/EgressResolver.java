@@ -45,7 +45,7 @@ final class EgressResolver implements AutoCloseable {
         this.group = new DnsAddressResolverGroup(builder);
     }
 
-    /** Pinned answer for {@code target}, as a completed list; or null when DNS must be asked. */
+    /** The answer a pin gives for {@code target}: its address, on the pin's port if it redirects one. */
     static List<InetSocketAddress> pinned(ResolvePin pin, HostPort target) {
         return List.of(new InetSocketAddress(pin.address(), pin.connectPort(target.port())));
     }

@@ -48,7 +48,6 @@ public final class EgressServer implements AutoCloseable {
     private EventLoopGroup workers;
     private EgressResolver resolver;
     private final java.util.List<Channel> serverChannels = new java.util.ArrayList<>();
-    private Channel serverChannel;
     private Set<InetSocketAddress> self = Set.of();
     private volatile EgressRuntime runtime;
     private boolean closed;
@@ -95,8 +94,7 @@ public final class EgressServer implements AutoCloseable {
             boss = new MultiThreadIoEventLoopGroup(1, io);
             serverChannels.add(bind(b.group(boss, workers), config.listen()));
         }
-        serverChannel = serverChannels.get(0);
-        InetSocketAddress bound = (InetSocketAddress) serverChannel.localAddress();
+        InetSocketAddress bound = (InetSocketAddress) serverChannels.get(0).localAddress();
         self = selfAddresses(bound);
         runtime = newRuntime(config);
         AuditEvent started = AuditEvent.of("egress", "start")
