@@ -32,7 +32,15 @@ final class EnclaveJar {
 
     /** Runs to completion (at most 60 s) and returns exit code, stdout and stderr. */
     static Result run(String... args) throws IOException, InterruptedException {
-        Process p = command(args).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        return runWithInput("", args);
+    }
+
+    /** Like {@link #run}, with {@code input} on standard input. */
+    static Result runWithInput(String input, String... args) throws IOException, InterruptedException {
+        Process p = command(args).start();
+        try (var stdin = p.getOutputStream()) {
+            stdin.write(input.getBytes(StandardCharsets.UTF_8));
+        }
         byte[] out = p.getInputStream().readAllBytes();
         byte[] err = p.getErrorStream().readAllBytes();
         if (!p.waitFor(60, TimeUnit.SECONDS)) {
