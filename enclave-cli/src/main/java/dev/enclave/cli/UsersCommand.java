@@ -21,7 +21,8 @@ import picocli.CommandLine.Parameters;
  * from the command line, where other users could read them in the process list.
  */
 @Command(name = "users", mixinStandardHelpOptions = true, description = "Manage the gateway's users file (argon2id hashes, mode 0600).",
-        subcommands = {UsersCommand.Add.class, UsersCommand.Del.class, UsersCommand.Passwd.class, UsersCommand.List.class})
+        subcommands = {UsersCommand.Add.class, UsersCommand.Del.class, UsersCommand.Passwd.class, UsersCommand.List.class,
+                UsersCommand.ImportHtpasswd.class})
 final class UsersCommand {
     static final String DEFAULT_FILE = "/var/lib/enclave/users";
     static final int MIN_PASSWORD = 12;
@@ -100,6 +101,65 @@ final class UsersCommand {
             } catch (IOException e) {
                 throw UserError.usage("cannot read " + file + ": " + e.getMessage());
             }
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "import-htpasswd", mixinStandardHelpOptions = true,
+            description = {"Import users from an htpasswd file (the seed design's nginx auth_basic).",
+                    "bcrypt ($2y$) and apr1 ($apr1$) hashes are kept until each user's next login stores argon2id;",
+                    "weaker formats ({SHA}, crypt, plain) are refused. All lines are checked before anything is written."})
+    static final class ImportHtpasswd extends FileOption implements Callable<Integer> {
+        @Parameters(paramLabel = "HTPASSWD")
+        Path htpasswd;
+
+        @Override
+        public Integer call() {
+            java.util.List<String[]> entries = new java.util.ArrayList<>();
+            java.util.List<String> lines;
+            try {
+                lines = java.nio.file.Files.readAllLines(htpasswd, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw UserError.usage("cannot read " + htpasswd + ": " + e.getMessage());
+            }
+            for (int i = 0; i < lines.size(); i++) {
+                String line = lines.get(i).strip();
+                if (line.isEmpty() || line.startsWith("#")) {
+                    continue;
+                }
+                String where = htpasswd + ":" + (i + 1);
+                int colon = line.indexOf(':');
+                if (colon <= 0) {
+                    throw UserError.usage(where + ": not a name:hash line; nothing was imported");
+                }
+                String name = line.substring(0, colon);
+                String hash = line.substring(colon + 1);
+                try {
+                    UserStore.checkName(name);
+                } catch (IllegalArgumentException e) {
+                    throw UserError.usage(where + ": " + e.getMessage() + "; rename the user in the file; nothing was imported");
+                }
+                try {
+                    PasswordHasher.check(hash, true);
+                } catch (IllegalArgumentException e) {
+                    throw UserError.usage(where + ": user \"" + name + "\" has a hash Enclave does not accept (only bcrypt, apr1"
+                            + " and argon2id); add them with 'enclave users add " + name + "'; nothing was imported");
+                }
+                entries.add(new String[] {name, hash});
+            }
+            edit(file, s -> {
+                UserStore next = s;
+                for (String[] e : entries) {
+                    if (next.contains(e[0])) {
+                        throw UserError.usage("user \"" + e[0] + "\" already exists in " + file
+                                + "; remove it there or from " + htpasswd + "; nothing was imported");
+                    }
+                    next = next.withImported(e[0], e[1]);
+                }
+                return next;
+            });
+            System.out.println("imported " + entries.size() + " users into " + file
+                    + "; each is stored as argon2id at its next login");
             return ExitCodes.OK;
         }
     }

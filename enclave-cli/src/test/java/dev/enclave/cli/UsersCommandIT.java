@@ -58,6 +58,29 @@ class UsersCommandIT {
         assertOneLineUsageError(EnclaveJar.run("users", "list", "--users", file.toString()), "chmod 600");
     }
 
+    @Test
+    void importsASeedStyleHtpasswdFileAndRefusesWeakFormats() throws Exception {
+        Path file = dir.resolve("users");
+        Path htpasswd = Files.writeString(dir.resolve("htpasswd"),
+                "# written by htpasswd\n"
+                + "alice:$2y$10$tQofLTg6qC4b3sAQKGjlDeotFVih7RisHdLoduF8E.WWOwCd6AHmq\n"
+                + "bob:$apr1$AoxggTQI$ODctZXpqrSVL68eOHrYtt0\n");
+        EnclaveJar.Result r = EnclaveJar.run("users", "import-htpasswd", htpasswd.toString(), "--users", file.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).contains("imported 2 users");
+        UserStore store = UserStore.load(file);
+        assertThat(store.names()).containsExactly("alice", "bob");
+        assertThat(new PasswordHasher().verify("correct horse battery".toCharArray(), store.hashOf("bob").orElseThrow())).isTrue();
+
+        Path weak = Files.writeString(dir.resolve("weak"), "carol:$apr1$AoxggTQI$ODctZXpqrSVL68eOHrYtt0\ndan:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n");
+        assertOneLineUsageError(EnclaveJar.run("users", "import-htpasswd", weak.toString(), "--users", file.toString()),
+                weak + ":2", "dan", "nothing was imported");
+        assertThat(UserStore.load(file).names()).containsExactly("alice", "bob");
+
+        assertOneLineUsageError(EnclaveJar.run("users", "import-htpasswd", htpasswd.toString(), "--users", file.toString()),
+                "\"alice\" already exists");
+    }
+
     private static void assertOneLineUsageError(EnclaveJar.Result r, String... fragments) {
         assertThat(r.exit()).as(r.err()).isEqualTo(2);
         assertThat(r.err().strip()).doesNotContain("\n").startsWith("enclave: ").contains(fragments);

@@ -18,7 +18,8 @@ import org.bouncycastle.crypto.params.Argon2Parameters;
  *
  * <p>Defaults are OWASP's first recommended argon2id configuration (19 MiB, 2 passes, 1 lane).
  * Stored parameters are read back from each string, so raising the defaults later does not lock
- * anyone out; {@link #needsRehash} says when a verified password should be stored again. Parameters
+ * anyone out; {@link #needsRehash} says when a verified password should be stored again. Hashes
+ * imported from htpasswd (bcrypt, apr1) are verified too, and always need a rehash. Parameters
  * in a string are bounded, so a tampered users file cannot make one verification take gigabytes.
  */
 public final class PasswordHasher {
@@ -71,19 +72,31 @@ public final class PasswordHasher {
      * @throws IllegalArgumentException when {@code encoded} is not an argon2id PHC string within bounds
      */
     public boolean verify(char[] password, String encoded) {
+        if (LegacyHashes.isLegacy(encoded)) {
+            return LegacyHashes.verify(password, encoded);
+        }
         Parsed p = parse(encoded);
         byte[] actual = argon2id(password, p.salt, p.params, p.hash.length);
         return MessageDigest.isEqual(actual, p.hash);
     }
 
-    /** True when {@code encoded} uses weaker parameters than this hasher's. */
+    /** True when {@code encoded} is an imported bcrypt/apr1 hash or uses weaker parameters than this hasher's. */
     public boolean needsRehash(String encoded) {
+        if (LegacyHashes.isLegacy(encoded)) {
+            return true;
+        }
         Params stored = parse(encoded).params;
         return stored.memoryKiB() < params.memoryKiB() || stored.iterations() < params.iterations();
     }
 
-    /** Throws {@link IllegalArgumentException} unless {@code encoded} is a usable argon2id string. */
-    public static void check(String encoded) {
+    /**
+     * Throws {@link IllegalArgumentException} unless {@code encoded} is a usable argon2id string, or
+     * (when {@code allowLegacy}) an imported bcrypt or apr1 hash awaiting its rehash.
+     */
+    public static void check(String encoded, boolean allowLegacy) {
+        if (allowLegacy && LegacyHashes.isLegacy(encoded)) {
+            return;
+        }
         parse(encoded);
     }
 

@@ -22,7 +22,8 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * The file-backed user list: one {@code name:argon2id-hash} per line, {@code #} comments and blank
+ * The file-backed user list: one {@code name:hash} per line (argon2id; or bcrypt/apr1 imported
+ * from htpasswd until the user's next login rehashes it), {@code #} comments and blank
  * lines allowed. Read strictly (a line that is not a valid entry makes the whole file unusable,
  * with its line number), refused when other users can read it, and written atomically with mode
  * 0600 (a temporary file in the same directory, fsync, rename) under an exclusive lock, so two
@@ -76,7 +77,7 @@ public final class UserStore {
             String hash = line.substring(colon + 1);
             try {
                 checkName(name);
-                PasswordHasher.check(hash);
+                PasswordHasher.check(hash, true);
             } catch (IllegalArgumentException e) {
                 throw new UserFileException(where + ": " + e.getMessage() + "; fix the line or set the password again "
                         + "with 'enclave users passwd'");
@@ -117,10 +118,22 @@ public final class UserStore {
         return users.containsKey(name);
     }
 
-    /** A copy with {@code name} set to {@code hash} (added or replaced). */
+    /**
+     * A copy with {@code name} set to {@code hash} (added or replaced). Only argon2id is accepted
+     * here; imported bcrypt/apr1 hashes come in through {@link #withImported}.
+     */
     public UserStore with(String name, String hash) {
         checkName(name);
-        PasswordHasher.check(hash);
+        PasswordHasher.check(hash, false);
+        Map<String, String> copy = new LinkedHashMap<>(users);
+        copy.put(name, hash);
+        return new UserStore(copy);
+    }
+
+    /** A copy with {@code name} set to an argon2id, bcrypt or apr1 {@code hash} from an htpasswd file. */
+    public UserStore withImported(String name, String hash) {
+        checkName(name);
+        PasswordHasher.check(hash, true);
         Map<String, String> copy = new LinkedHashMap<>(users);
         copy.put(name, hash);
         return new UserStore(copy);

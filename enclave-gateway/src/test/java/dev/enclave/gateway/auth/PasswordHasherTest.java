@@ -41,6 +41,29 @@ class PasswordHasherTest {
         assertThat(hasher.verify("passwörd-ĳ-😀-long".toCharArray(), h)).isFalse();
     }
 
+    @ParameterizedTest(name = "verifies the reference {0} hash")
+    @org.junit.jupiter.params.provider.CsvSource({
+        // htpasswd -nbB -C 10 alice "correct horse battery" (apache2-utils 2.4.65)
+        "bcrypt, $2y$10$tQofLTg6qC4b3sAQKGjlDeotFVih7RisHdLoduF8E.WWOwCd6AHmq",
+        // htpasswd -nbm bob "correct horse battery"
+        "apr1, $apr1$AoxggTQI$ODctZXpqrSVL68eOHrYtt0",
+        // openssl passwd -apr1 -salt 8sFt66rZ "correct horse battery"
+        "apr1 (openssl), $apr1$8sFt66rZ$Jvdo8BmjNf634Wz7pTrmb."})
+    void verifiesImportedHtpasswdHashesAndAsksForARehash(String kind, String encoded) {
+        assertThat(hasher.verify("correct horse battery".toCharArray(), encoded)).isTrue();
+        assertThat(hasher.verify("correct horse batterz".toCharArray(), encoded)).isFalse();
+        assertThat(hasher.verify("".toCharArray(), encoded)).isFalse();
+        assertThat(hasher.needsRehash(encoded)).isTrue();
+    }
+
+    @Test
+    void newPasswordsMustBeArgon2idButImportedOnesMayBeLegacy() {
+        assertThatThrownBy(() -> PasswordHasher.check("$apr1$AoxggTQI$ODctZXpqrSVL68eOHrYtt0", false))
+                .isInstanceOf(IllegalArgumentException.class);
+        PasswordHasher.check("$apr1$AoxggTQI$ODctZXpqrSVL68eOHrYtt0", true);
+        PasswordHasher.check(REFERENCE, false);
+    }
+
     @Test
     void weakerStoredParametersAskForARehash() {
         assertThat(hasher.needsRehash(REFERENCE)).isTrue(); // 16 MiB < 19 MiB
@@ -56,8 +79,11 @@ class PasswordHasherTest {
         "$argon2id$v=19$m=99999999,t=2,p=1$YzI5dFpYTmhiSFF4TWpNME5UWTNPQQ$qobjb8qIJqmHui1XgsbpA+tS3zQultRzkHEAvOdi880",
         "$argon2id$v=19$m=16384,t=999,p=1$YzI5dFpYTmhiSFF4TWpNME5UWTNPQQ$qobjb8qIJqmHui1XgsbpA+tS3zQultRzkHEAvOdi880",
         "$argon2id$v=19$m=16384,t=2,p=1$c2FsdA$qobjb8qIJqmHui1XgsbpA+tS3zQultRzkHEAvOdi880",
-        "$2y$10$abcdefghijklmnopqrstuu5Yc3L8Ay1KjZ1GyhFhhJXJ6Hb9gWNtm",
-        "$apr1$abcdefgh$1234567890123456789012"})
+        "$2y$31$tQofLTg6qC4b3sAQKGjlDeotFVih7RisHdLoduF8E.WWOwCd6AHmq",
+        "$2x$10$tQofLTg6qC4b3sAQKGjlDeotFVih7RisHdLoduF8E.WWOwCd6AHmq",
+        "$apr1$toolongsalt$ODctZXpqrSVL68eOHrYtt0",
+        "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=",
+        "aeXfGnv3Dq0dQ"})
     void refusesWhatIsNotABoundedArgon2idHash(String encoded) {
         assertThatThrownBy(() -> hasher.verify("whatever-long".toCharArray(), encoded))
                 .isInstanceOf(IllegalArgumentException.class);
