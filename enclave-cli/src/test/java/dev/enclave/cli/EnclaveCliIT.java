@@ -26,7 +26,7 @@ class EnclaveCliIT {
     Path tmp;
 
     @ParameterizedTest(name = "''{0} --help'' prints usage and exits 0")
-    @ValueSource(strings = {"", "egress", "config", "config check", "users", "users add", "users passwd", "users del", "users list", "users import-htpasswd"})
+    @ValueSource(strings = {"", "egress", "config", "config check", "users", "users add", "users passwd", "users del", "users list", "users import-htpasswd", "bans", "bans list", "bans unban"})
     void everyCommandHasHelp(String command) throws Exception {
         String[] args = (command.isEmpty() ? "--help" : command + " --help").split(" ");
         EnclaveJar.Result r = EnclaveJar.run(args);

@@ -1,0 +1,154 @@
+package dev.enclave.gateway.auth;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LockoutTrackerTest {
+    @TempDir
+    Path state;
+
+    /** A clock the test moves by hand. */
+    static final class ManualClock extends Clock {
+        Instant now = Instant.parse("2026-11-25T10:00:00Z");
+
+        void advance(Duration d) {
+            now = now.plus(d);
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+    }
+
+    private final ManualClock clock = new ManualClock();
+
+    private LockoutTracker tracker() throws Exception {
+        return LockoutTracker.open(state, 5, Duration.ofMinutes(10), Duration.ofHours(1), clock);
+    }
+
+    private static InetAddress ip(String s) throws Exception {
+        return InetAddress.getByName(s);
+    }
+
+    @Test
+    void theFifthFailureInTheWindowBansTheSourceForTheBanLength() throws Exception {
+        LockoutTracker t = tracker();
+        for (int i = 0; i < 4; i++) {
+            assertThat(t.recordFailure(ip("203.0.113.7"), "alice")).isEmpty();
+        }
+        assertThat(t.bannedUntil(ip("203.0.113.7"))).isEmpty();
+        assertThat(t.recordFailure(ip("203.0.113.7"), "alice")).contains(clock.now.plus(Duration.ofHours(1)));
+        assertThat(t.bannedUntil(ip("203.0.113.7"))).isPresent();
+        assertThat(t.bannedUntil(ip("203.0.113.8"))).as("another source").isEmpty();
+        clock.advance(Duration.ofMinutes(61));
+        assertThat(t.bannedUntil(ip("203.0.113.7"))).as("ban expired").isEmpty();
+    }
+
+    @Test
+    void failuresOlderThanTheWindowDoNotCount() throws Exception {
+        LockoutTracker t = tracker();
+        for (int i = 0; i < 4; i++) {
+            t.recordFailure(ip("203.0.113.7"), "u" + i);
+        }
+        clock.advance(Duration.ofMinutes(11));
+        assertThat(t.recordFailure(ip("203.0.113.7"), "x")).isEmpty();
+    }
+
+    @Test
+    void guessingOneUserFromManySourcesBansTheSourceThatReachesTheLimit() throws Exception {
+        LockoutTracker t = tracker();
+        for (int i = 1; i <= 4; i++) {
+            assertThat(t.recordFailure(ip("198.51.100." + i), "alice")).isEmpty();
+        }
+        assertThat(t.recordFailure(ip("198.51.100.5"), "alice")).isPresent();
+        assertThat(t.bannedUntil(ip("198.51.100.5"))).isPresent();
+        assertThat(t.bannedUntil(ip("198.51.100.1"))).isEmpty();
+    }
+
+    @Test
+    void aSuccessfulLoginClearsTheSourcesFailures() throws Exception {
+        LockoutTracker t = tracker();
+        for (int i = 0; i < 4; i++) {
+            t.recordFailure(ip("203.0.113.7"), "u" + i);
+        }
+        t.recordSuccess(ip("203.0.113.7"));
+        assertThat(t.recordFailure(ip("203.0.113.7"), "v")).isEmpty();
+    }
+
+    @Test
+    void ipv6SourcesAreCountedPerSlash64() throws Exception {
+        LockoutTracker t = tracker();
+        for (int i = 1; i <= 4; i++) {
+            t.recordFailure(ip("2001:db8:1:2::" + i), "u" + i);
+        }
+        assertThat(t.recordFailure(ip("2001:db8:1:2:ffff::9"), "u9")).isPresent();
+        assertThat(t.bannedUntil(ip("2001:db8:1:2::77"))).isPresent();
+        assertThat(t.bannedUntil(ip("2001:db8:1:3::1"))).isEmpty();
+        assertThat(t.bans()).extracting(LockoutTracker.Ban::source).containsExactly("2001:db8:1:2:0:0:0:0/64");
+    }
+
+    @Test
+    void bansSurviveARestartAndExpiredOnesAreDropped() throws Exception {
+        LockoutTracker first = tracker();
+        for (int i = 0; i < 5; i++) {
+            first.recordFailure(ip("203.0.113.7"), "alice");
+        }
+        Path file = state.resolve("bans");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+
+        LockoutTracker restarted = tracker();
+        assertThat(restarted.bannedUntil(ip("203.0.113.7"))).isPresent();
+
+        clock.advance(Duration.ofHours(2));
+        assertThat(tracker().bans()).isEmpty();
+    }
+
+    @Test
+    void unbanLiftsABanAndIsSaved() throws Exception {
+        LockoutTracker t = tracker();
+        for (int i = 0; i < 5; i++) {
+            t.recordFailure(ip("203.0.113.7"), "alice");
+        }
+        assertThat(t.unban("203.0.113.7")).isTrue();
+        assertThat(t.unban("203.0.113.7")).isFalse();
+        assertThat(tracker().bannedUntil(ip("203.0.113.7"))).isEmpty();
+    }
+
+    @Test
+    void anUnreadableBansFileIsRefusedNotIgnored() throws Exception {
+        Files.writeString(state.resolve("bans"), "203.0.113.7 tomorrow\n");
+        assertThatThrownBy(this::tracker).isInstanceOf(UserFileException.class)
+                .hasMessageContaining("bans:1: not a ban line");
+    }
+
+    @Test
+    void failureCountersAreBounded() throws Exception {
+        LockoutTracker t = LockoutTracker.open(state, 1_000_000, Duration.ofMinutes(10), Duration.ofHours(1), clock);
+        for (int i = 0; i < LockoutTracker.MAX_TRACKED + 10; i++) {
+            t.recordFailure(InetAddress.getByAddress(new byte[] {10, (byte) (i >> 16), (byte) (i >> 8), (byte) i}), null);
+        }
+        assertThat(t.trackedSources()).isEqualTo(LockoutTracker.MAX_TRACKED);
+    }
+}
