@@ -53,6 +53,11 @@ public final class Authenticator {
         this.dummyHash = hasher.hash("enclave-dummy-password-for-unknown-users".toCharArray());
     }
 
+    /** Reads the users file now, so a broken one stops start-up with its line number instead of every login. */
+    public void checkUsersFile() throws UserFileException, IOException {
+        users.current();
+    }
+
     /** Checks the credentials; {@code password} is wiped when the check is done. */
     public CompletableFuture<Result> authenticate(InetAddress source, String user, char[] password) {
         Optional<Instant> banned = lockout.bannedUntil(source);

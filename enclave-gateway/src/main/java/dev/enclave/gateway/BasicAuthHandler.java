@@ -1,0 +1,158 @@
+package dev.enclave.gateway;
+
+import dev.enclave.audit.AuditEvent;
+import dev.enclave.audit.AuditLog;
+import dev.enclave.gateway.auth.Authenticator;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.List;
+
+/**
+ * HTTP Basic authentication for every request (API clients and, until the login page exists,
+ * browsers). While the {@link Authenticator} decides, reading stops and the request's parts are
+ * held; an accepted request goes on without its {@code Authorization} header and with the user
+ * name attached to the channel; a refused one gets 401, 403 (banned) or 503 (busy) and the
+ * connection is closed. Failures and bans are audited.
+ */
+final class BasicAuthHandler extends ChannelInboundHandlerAdapter {
+    private static final String CHALLENGE = "Basic realm=\"Enclave\", charset=\"UTF-8\"";
+    private final Authenticator authenticator;
+    private final AuditLog audit;
+    private final List<Object> held = new ArrayList<>();
+    private boolean pending;
+    private boolean refused;
+
+    BasicAuthHandler(Authenticator authenticator, AuditLog audit) {
+        this.authenticator = authenticator;
+        this.audit = audit;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (refused) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (pending) {
+            held.add(msg);
+            return;
+        }
+        if (!(msg instanceof HttpRequest req)) {
+            ctx.fireChannelRead(msg); // body of a request already accepted
+            return;
+        }
+        String header = req.headers().get(HttpHeaderNames.AUTHORIZATION);
+        req.headers().remove(HttpHeaderNames.AUTHORIZATION);
+        String[] credentials = parse(header);
+        if (credentials == null) {
+            ReferenceCountUtil.release(msg);
+            refuse(ctx, HttpResponseStatus.UNAUTHORIZED, "log in with your Enclave user name and password");
+            return;
+        }
+        String user = credentials[0];
+        char[] password = credentials[1].toCharArray();
+        credentials[1] = null;
+        pending = true;
+        held.add(req);
+        ctx.channel().config().setAutoRead(false);
+        InetSocketAddress source = (InetSocketAddress) ctx.channel().remoteAddress();
+        authenticator.authenticate(source.getAddress(), user, password)
+                .whenComplete((r, err) -> ctx.executor().execute(() -> decided(ctx, user, source, r, err)));
+    }
+
+    private void decided(ChannelHandlerContext ctx, String user, InetSocketAddress source, Authenticator.Result r, Throwable err) {
+        pending = false;
+        if (err != null) {
+            audit(user, source, "error", String.valueOf(err.getMessage()));
+            refuse(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "the users file cannot be read; the operator sees why in the audit log");
+            return;
+        }
+        switch (r.outcome()) {
+            case OK -> {
+                ctx.channel().attr(GatewayInitializer.USER).set(user);
+                List<Object> go = new ArrayList<>(held);
+                held.clear();
+                for (Object o : go) {
+                    ctx.fireChannelRead(o);
+                }
+                ctx.fireChannelReadComplete();
+                ctx.channel().config().setAutoRead(true);
+            }
+            case BAD_CREDENTIALS -> {
+                audit(user, source, "failure", "bad_credentials");
+                refuse(ctx, HttpResponseStatus.UNAUTHORIZED, "wrong user name or password");
+            }
+            case BANNED -> {
+                audit(user, source, "banned", "until " + r.until());
+                refuse(ctx, HttpResponseStatus.FORBIDDEN, "too many failed logins from your address; try again after " + r.until());
+            }
+            case BUSY -> refuse(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "too many logins at once; retry in a second");
+            default -> throw new IllegalStateException(r.outcome().name());
+        }
+    }
+
+    private void refuse(ChannelHandlerContext ctx, HttpResponseStatus status, String why) {
+        refused = true;
+        held.forEach(ReferenceCountUtil::release);
+        held.clear();
+        FullHttpResponse resp = Responses.text(status, "enclave gateway: " + why);
+        if (status == HttpResponseStatus.UNAUTHORIZED) {
+            resp.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, CHALLENGE);
+        } else if (status == HttpResponseStatus.SERVICE_UNAVAILABLE) {
+            resp.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
+        }
+        Responses.sendAndClose(ctx, resp);
+    }
+
+    private void audit(String user, InetSocketAddress source, String result, String reason) {
+        audit.write(AuditEvent.of("gateway", "login").put("user", user).put("source", source.getAddress().getHostAddress())
+                .put("result", result).put("reason", reason).put("method", "basic"));
+    }
+
+    /** {user, password} from a Basic header, or null when absent or malformed. */
+    static String[] parse(String header) {
+        if (header == null || !header.regionMatches(true, 0, "Basic ", 0, 6)) {
+            return null;
+        }
+        byte[] raw;
+        try {
+            raw = Base64.getDecoder().decode(header.substring(6).strip());
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+        CharBuffer chars;
+        try {
+            chars = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(raw));
+        } catch (CharacterCodingException e) {
+            return null;
+        } finally {
+            Arrays.fill(raw, (byte) 0);
+        }
+        String s = chars.toString();
+        int colon = s.indexOf(':');
+        if (colon <= 0) {
+            return null;
+        }
+        return new String[] {s.substring(0, colon), s.substring(colon + 1)};
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        held.forEach(ReferenceCountUtil::release);
+        held.clear();
+        ctx.fireChannelInactive();
+    }
+}

@@ -1,0 +1,133 @@
+package dev.enclave.gateway;
+
+import dev.enclave.audit.AuditEvent;
+import dev.enclave.audit.AuditLog;
+import dev.enclave.gateway.auth.Authenticator;
+import dev.enclave.gateway.auth.CredentialCache;
+import dev.enclave.gateway.auth.LockoutTracker;
+import dev.enclave.gateway.auth.PasswordHasher;
+import dev.enclave.gateway.auth.UserFileException;
+import dev.enclave.gateway.tls.SelfSignedCertificate;
+import dev.enclave.gateway.tls.TlsContexts;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.SslContext;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Binds the gateway: HTTPS on {@code listen} and, optionally, a plain-HTTP listener that only
+ * redirects. Owns the event loops and the bounded password-hashing pool.
+ */
+public final class GatewayServer implements AutoCloseable {
+    private final GatewaySettings settings;
+    private final AuditLog audit;
+    private final List<Channel> listeners = new ArrayList<>();
+    private EventLoopGroup loops;
+    private ThreadPoolExecutor hashing;
+    private String fingerprint;
+
+    public GatewayServer(GatewaySettings settings, AuditLog audit) {
+        this.settings = settings;
+        this.audit = audit;
+    }
+
+    /** Starts; returns the HTTPS address. Errors name the file or address at fault and how to fix it. */
+    public InetSocketAddress start() throws IOException, InterruptedException, UserFileException {
+        SslContext ssl;
+        if (settings.tlsCert() != null) {
+            ssl = TlsContexts.server(settings.tlsCert(), settings.tlsKey());
+        } else {
+            SelfSignedCertificate cert = SelfSignedCertificate.ensure(settings.stateDir(), settings.names(),
+                    List.of(settings.listen().getAddress().isAnyLocalAddress()
+                            ? java.net.InetAddress.getLoopbackAddress() : settings.listen().getAddress()));
+            fingerprint = cert.fingerprint();
+            ssl = TlsContexts.server(cert.certFile(), cert.keyFile());
+        }
+        LockoutTracker lockout = LockoutTracker.open(settings.stateDir(), settings.maxFailures(), settings.failureWindow(),
+                settings.ban(), Clock.systemUTC());
+        int cores = Runtime.getRuntime().availableProcessors();
+        // Password hashing never runs on an event loop, and at most 'cores' at once with a short
+        // queue behind: a flood of guesses is answered 503 rather than starving everyone else.
+        hashing = new ThreadPoolExecutor(cores, cores, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(4 * cores), r -> {
+            Thread t = new Thread(r, "enclave-password-hash");
+            t.setDaemon(true);
+            return t;
+        });
+        Authenticator authenticator = new Authenticator(new Authenticator.UsersFile(settings.users()), new PasswordHasher(),
+                lockout, new CredentialCache(Duration.ofMinutes(5), 10_000, Clock.systemUTC()), hashing);
+        authenticator.checkUsersFile();
+        loops = new MultiThreadIoEventLoopGroup(cores, NioIoHandler.newFactory());
+        InetSocketAddress upstream = new InetSocketAddress(settings.upstream().getHost(),
+                settings.upstream().getPort() > 0 ? settings.upstream().getPort() : 80);
+        Channel https = bind(new GatewayInitializer(ssl, authenticator, lockout, audit, upstream, NioSocketChannel.class,
+                settings.maxHeadBytes(), settings.upgradedIdle()), settings.listen());
+        InetSocketAddress bound = (InetSocketAddress) https.localAddress();
+        if (settings.redirectHttp() != null) {
+            bind(new ChannelInitializer<SocketChannel>() {
+                @Override
+                protected void initChannel(SocketChannel ch) {
+                    ch.pipeline().addLast(new HttpServerCodec(8192, 16 * 1024, 8192), new RedirectHandler(bound.getPort()));
+                }
+            }, settings.redirectHttp());
+        }
+        audit.write(AuditEvent.of("gateway", "start").put("listen", bound.toString()).put("upstream", settings.upstream().toString())
+                .put("fingerprint", fingerprint));
+        return bound;
+    }
+
+    /** SHA-256 fingerprint of the self-signed certificate, or null when the operator gave one. */
+    public String fingerprint() {
+        return fingerprint;
+    }
+
+    /** Bound address of the redirect listener, or null. */
+    public InetSocketAddress redirectAddress() {
+        return listeners.size() > 1 ? (InetSocketAddress) listeners.get(1).localAddress() : null;
+    }
+
+    private Channel bind(ChannelInitializer<SocketChannel> init, InetSocketAddress at) throws IOException, InterruptedException {
+        ChannelFuture f = new ServerBootstrap().group(loops).channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new io.netty.channel.WriteBufferWaterMark(64 * 1024, 256 * 1024))
+                .childHandler(init).bind(at).await();
+        if (!f.isSuccess()) {
+            close();
+            throw new IOException("cannot listen on " + at.getAddress().getHostAddress() + ":" + at.getPort() + " ("
+                    + f.cause().getMessage() + ")", f.cause());
+        }
+        listeners.add(f.channel());
+        return f.channel();
+    }
+
+    @Override
+    public synchronized void close() {
+        listeners.forEach(c -> c.close().syncUninterruptibly());
+        listeners.clear();
+        if (loops != null) {
+            loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+            loops = null;
+        }
+        if (hashing != null) {
+            hashing.shutdownNow();
+        }
+    }
+}

@@ -1,0 +1,81 @@
+package dev.enclave.gateway;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.ReferenceCountUtil;
+import java.net.URI;
+import java.util.List;
+
+/**
+ * Refuses requests that parsers could read two ways, before authentication or the upstream sees
+ * them. The decoder in front (strict line parsing, RFC 9112 transfer-encoding rules) already
+ * fails Content-Length with Transfer-Encoding, differing repeated Content-Length, a
+ * Transfer-Encoding whose last coding is not chunked, bare CR/LF, NUL and invalid header names;
+ * this handler turns those failures into 400/431 and adds: exactly one Host on HTTP/1.1, no
+ * absolute-form target naming another authority, HTTP/1.0 and 1.1 only. A refused request
+ * closes the connection and never reaches the upstream.
+ */
+final class RequestGuardHandler extends ChannelInboundHandlerAdapter {
+    private boolean refused;
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (refused) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (msg instanceof HttpRequest req) {
+            String why = check(req);
+            if (why != null) {
+                refused = true;
+                ReferenceCountUtil.release(msg);
+                HttpResponseStatus status = req.decoderResult().cause() instanceof TooLongFrameException
+                        ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE : HttpResponseStatus.BAD_REQUEST;
+                ctx.channel().attr(GatewayInitializer.REFUSAL).set(why);
+                Responses.sendAndClose(ctx, Responses.text(status, "enclave gateway: " + why));
+                return;
+            }
+        } else if (msg instanceof HttpContent c && c.decoderResult().isFailure()) {
+            refused = true;
+            ReferenceCountUtil.release(msg);
+            Responses.sendAndClose(ctx, Responses.text(HttpResponseStatus.BAD_REQUEST, "enclave gateway: malformed body"));
+            return;
+        }
+        ctx.fireChannelRead(msg);
+    }
+
+    static String check(HttpRequest req) {
+        if (req.decoderResult().isFailure()) {
+            return "malformed request (" + req.decoderResult().cause().getMessage() + ")";
+        }
+        if (req.protocolVersion() != HttpVersion.HTTP_1_1 && req.protocolVersion() != HttpVersion.HTTP_1_0) {
+            return "only HTTP/1.0 and HTTP/1.1 are accepted here";
+        }
+        List<String> hosts = req.headers().getAll(HttpHeaderNames.HOST);
+        if (req.protocolVersion() == HttpVersion.HTTP_1_1 && hosts.size() != 1) {
+            return "an HTTP/1.1 request needs exactly one Host header";
+        }
+        String uri = req.uri();
+        if (!uri.startsWith("/")) {
+            URI u;
+            try {
+                u = new URI(uri);
+            } catch (Exception e) {
+                return "malformed request target";
+            }
+            if (u.getRawAuthority() == null || hosts.isEmpty() || !u.getRawAuthority().equalsIgnoreCase(hosts.get(0))) {
+                return "absolute-form request target for another authority";
+            }
+            String origin = (u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath())
+                    + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery());
+            req.setUri(origin);
+        }
+        return null;
+    }
+}

@@ -1,0 +1,21 @@
+package dev.enclave.gateway.proxy;
+
+/** One request in flight on a client connection: what the access audit line and the relay need. */
+final class Exchange {
+    final String method;
+    final String path;
+    final String user;
+    final boolean keepAlive;
+    final boolean upgrade;
+    final long startNanos = System.nanoTime();
+    int status;
+    long bytesOut;
+
+    Exchange(String method, String path, String user, boolean keepAlive, boolean upgrade) {
+        this.method = method;
+        this.path = path;
+        this.user = user;
+        this.keepAlive = keepAlive;
+        this.upgrade = upgrade;
+    }
+}
