@@ -26,7 +26,7 @@ class EnclaveCliIT {
     Path tmp;
 
     @ParameterizedTest(name = "''{0} --help'' prints usage and exits 0")
-    @ValueSource(strings = {"", "egress", "config", "config check", "users", "users add", "users passwd", "users del", "users list", "users import-htpasswd", "bans", "bans list", "bans unban"})
+    @ValueSource(strings = {"", "egress", "gateway", "config", "config check", "users", "users add", "users passwd", "users del", "users list", "users import-htpasswd", "bans", "bans list", "bans unban"})
     void everyCommandHasHelp(String command) throws Exception {
         String[] args = (command.isEmpty() ? "--help" : command + " --help").split(" ");
         EnclaveJar.Result r = EnclaveJar.run(args);
@@ -139,6 +139,39 @@ class EnclaveCliIT {
             String lines = Files.readString(audit);
             assertThat(lines).contains("\"event\":\"reload\"").contains("\"reason\":\"host_not_allowed\"");
         }
+    }
+
+    @Test
+    void gatewayStartsWithASelfSignedCertificateAndSaysItsFingerprint() throws Exception {
+        int port = freePort();
+        Process gw = EnclaveJar.command("gateway", "--listen", "127.0.0.1:" + port, "--upstream", "http://127.0.0.1:9",
+                "--state", tmp.toString(), "--name", "gw.test", "--audit", tmp.resolve("gw.log").toString())
+                .redirectErrorStream(true).start();
+        try {
+            BufferedReader log = new BufferedReader(new InputStreamReader(gw.getInputStream(), StandardCharsets.UTF_8));
+            assertThat(log.readLine()).isEqualTo("enclave gateway: listening on https://127.0.0.1:" + port + ", proxying to http://127.0.0.1:9");
+            assertThat(log.readLine()).contains("self-signed certificate").containsPattern("SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}");
+            assertThat(Files.exists(tmp.resolve("tls/key.pem"))).isTrue();
+        } finally {
+            gw.destroy();
+            assertThat(gw.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    @ParameterizedTest(name = "gateway {0} exits 2 with a one-line reason")
+    @ValueSource(strings = {
+        "--listen 127.0.0.1:0|no upstream",
+        "--upstream https://app:3000|must be http://HOST:PORT",
+        "--upstream http://127.0.0.1:3000 --tls-cert /nonexistent|go together",
+        "--upstream http://127.0.0.1:3000 --listen nowhere|has no port",
+        "--upstream http://127.0.0.1:3000 --listen app.local:8443|not a numeric IP address"})
+    void badGatewayFlagsExit2WithOneLine(String spec) throws Exception {
+        String[] parts = spec.split("\\|");
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("gateway", "--state", tmp.toString()));
+        args.addAll(java.util.List.of(parts[0].split(" ")));
+        EnclaveJar.Result r = EnclaveJar.run(args.toArray(String[]::new));
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err().strip()).doesNotContain("\n").contains(parts[1]).startsWith("enclave: ");
     }
 
     @Test

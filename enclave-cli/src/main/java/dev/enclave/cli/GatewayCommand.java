@@ -1,0 +1,154 @@
+package dev.enclave.cli;
+
+import dev.enclave.audit.AuditLog;
+import dev.enclave.config.ConfigException;
+import dev.enclave.config.ConfigLoader;
+import dev.enclave.config.ConfigValues;
+import dev.enclave.config.EnclaveConfig;
+import dev.enclave.config.GatewayConfig;
+import dev.enclave.gateway.GatewayServer;
+import dev.enclave.gateway.GatewaySettings;
+import dev.enclave.gateway.auth.UserFileException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code enclave gateway}: the ingress gateway in the foreground. Flags override the
+ * {@code gateway:} section of {@code -c FILE}.
+ */
+@Command(name = "gateway", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Run the ingress gateway: TLS, login (HTTP Basic for now), lockout, and a reverse proxy with",
+                "WebSocket pass-through to the app."})
+final class GatewayCommand implements Callable<Integer> {
+    @Option(names = "--listen", paramLabel = "ADDR:PORT", description = "HTTPS listen address (default 0.0.0.0:8443).")
+    String listen;
+
+    @Option(names = "--upstream", paramLabel = "URL", description = "The app, e.g. http://10.77.1.2:3000.")
+    String upstream;
+
+    @Option(names = "--users", paramLabel = "FILE", description = "Users file (default STATE/users).")
+    Path users;
+
+    @Option(names = "--tls-cert", paramLabel = "FILE", description = "PEM certificate chain; without it a self-signed one is made in STATE/tls.")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "FILE", description = "PEM (PKCS#8) key for --tls-cert.")
+    Path tlsKey;
+
+    @Option(names = "--name", paramLabel = "HOST", description = "Host name for the self-signed certificate; repeat.")
+    List<String> names;
+
+    @Option(names = "--redirect-http", paramLabel = "ADDR:PORT", description = "Also answer plain HTTP here with a redirect to HTTPS.")
+    String redirectHttp;
+
+    @Option(names = "--state", paramLabel = "DIR", description = "State directory: certificate, bans (default /var/lib/enclave).")
+    Path state;
+
+    @Option(names = "--audit", paramLabel = "FILE", description = "Append audit JSON lines here (default: standard output).")
+    Path audit;
+
+    @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "enclave.yaml; its gateway: section is the base for the flags above.")
+    Path configFile;
+
+    @Option(names = "--debug", description = "Print stack traces on errors.")
+    boolean debug;
+
+    @Override
+    public Integer call() throws Exception {
+        GatewaySettings settings = settings();
+        AuditLog log = openAudit();
+        GatewayServer server = new GatewayServer(settings, log);
+        InetSocketAddress bound;
+        try {
+            bound = server.start();
+        } catch (IOException | UserFileException e) {
+            log.close();
+            throw UserError.usage(e.getMessage());
+        }
+        System.err.println("enclave gateway: listening on https://" + bound.getAddress().getHostAddress() + ":" + bound.getPort()
+                + ", proxying to " + settings.upstream());
+        if (server.fingerprint() != null) {
+            System.err.println("enclave gateway: self-signed certificate " + settings.stateDir().resolve("tls/cert.pem")
+                    + ", SHA-256 " + server.fingerprint() + " (compare with what your browser shows)");
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            log.close();
+            stopped.countDown();
+        }, "enclave-gateway-shutdown"));
+        stopped.await();
+        return ExitCodes.OK;
+    }
+
+    GatewaySettings settings() {
+        GatewayConfig file = null;
+        if (configFile != null) {
+            try {
+                EnclaveConfig c = ConfigLoader.load(configFile);
+                file = c.gateway();
+            } catch (ConfigException e) {
+                throw UserError.usage(e.getMessage());
+            }
+        }
+        InetSocketAddress listenAt = listen != null ? parse("--listen", listen)
+                : file != null ? file.listen() : new InetSocketAddress("0.0.0.0", 8443);
+        URI app;
+        if (upstream != null) {
+            try {
+                app = URI.create(upstream);
+            } catch (IllegalArgumentException e) {
+                throw UserError.usage("--upstream \"" + upstream + "\" is not a URL; write e.g. http://10.77.1.2:3000");
+            }
+            if (!"http".equals(app.getScheme()) || app.getHost() == null) {
+                throw UserError.usage("--upstream \"" + upstream + "\" must be http://HOST:PORT (the app speaks plain HTTP on the private side)");
+            }
+        } else if (file != null && file.upstream() != null) {
+            app = file.upstream();
+        } else {
+            throw UserError.usage("no upstream: pass --upstream http://HOST:PORT or set gateway.upstream in the config");
+        }
+        Path stateDir = state != null ? state : Path.of("/var/lib/enclave");
+        Path usersFile = users != null ? users
+                : file != null && file.auth() != null && file.auth().users() != null ? file.auth().users() : stateDir.resolve("users");
+        if ((tlsCert == null) != (tlsKey == null)) {
+            throw UserError.usage("--tls-cert and --tls-key go together; give both, or neither for a self-signed certificate");
+        }
+        List<String> certNames = names != null ? names
+                : file != null && file.tls() != null ? file.tls().names() : new ArrayList<>();
+        InetSocketAddress redirect = redirectHttp != null ? parse("--redirect-http", redirectHttp)
+                : file != null ? file.redirectHttp() : null;
+        GatewayConfig.Lockout lockout = file != null && file.lockout() != null ? file.lockout()
+                : new GatewayConfig.Lockout(5, Duration.ofMinutes(10), Duration.ofHours(1));
+        return new GatewaySettings(listenAt, redirect, app, usersFile, stateDir, tlsCert, tlsKey, certNames, 32 * 1024,
+                Duration.ofHours(1), lockout.maxFailures(), lockout.window(), lockout.ban());
+    }
+
+    private AuditLog openAudit() {
+        if (audit == null) {
+            return AuditLog.stdout();
+        }
+        try {
+            return AuditLog.open(audit);
+        } catch (IOException e) {
+            throw UserError.usage("cannot open audit log " + audit + ": " + e.getMessage());
+        }
+    }
+
+    private static InetSocketAddress parse(String flag, String value) {
+        try {
+            return ConfigValues.socketAddress(value);
+        } catch (IllegalArgumentException e) {
+            throw UserError.usage(flag + " " + e.getMessage());
+        }
+    }
+}
