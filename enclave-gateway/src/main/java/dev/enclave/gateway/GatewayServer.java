@@ -88,7 +88,7 @@ public final class GatewayServer implements AutoCloseable {
                 }
             }, settings.redirectHttp());
         }
-        audit.write(AuditEvent.of("gateway", "start").put("listen", bound.toString()).put("upstream", settings.upstream().toString())
+        audit.write(AuditEvent.of("gateway", "start").put("listen", bound.getAddress().getHostAddress() + ":" + bound.getPort()).put("upstream", settings.upstream().toString())
                 .put("fingerprint", fingerprint));
         return bound;
     }
