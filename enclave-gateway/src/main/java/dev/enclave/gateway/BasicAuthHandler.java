@@ -3,6 +3,7 @@ package dev.enclave.gateway;
 import dev.enclave.audit.AuditEvent;
 import dev.enclave.audit.AuditLog;
 import dev.enclave.gateway.auth.Authenticator;
+import dev.enclave.gateway.proxy.ExchangeDone;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -22,10 +23,11 @@ import java.util.List;
 
 /**
  * HTTP Basic authentication for every request (API clients and, until the login page exists,
- * browsers). While the {@link Authenticator} decides, reading stops and the request's parts are
- * held; an accepted request goes on without its {@code Authorization} header and with the user
- * name attached to the channel; a refused one gets 401, 403 (banned) or 503 (busy) and the
- * connection is closed. Failures and bans are audited.
+ * browsers). While the {@link Authenticator} decides, reading stops and what arrives is held; an
+ * accepted request goes on (its own head and body only) without its {@code Authorization}
+ * header and with the user name attached to the channel; each pipelined request behind it is
+ * authenticated on its own. A refused one gets 401, 403 (banned) or 503 (busy) and the connection
+ * is closed. Failures and bans are audited.
  */
 final class BasicAuthHandler extends ChannelInboundHandlerAdapter {
     private static final String CHALLENGE = "Basic realm=\"Enclave\", charset=\"UTF-8\"";
@@ -33,6 +35,7 @@ final class BasicAuthHandler extends ChannelInboundHandlerAdapter {
     private final AuditLog audit;
     private final List<Object> held = new ArrayList<>();
     private boolean pending;
+    private boolean inFlight;
     private boolean refused;
 
     BasicAuthHandler(Authenticator authenticator, AuditLog audit) {
@@ -46,12 +49,18 @@ final class BasicAuthHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (pending) {
-            held.add(msg);
+        if (pending || !held.isEmpty()) {
+            held.add(msg); // keeps arrival order behind a request that waits
             return;
         }
         if (!(msg instanceof HttpRequest req)) {
-            ctx.fireChannelRead(msg); // body of a request already accepted
+            ctx.fireChannelRead(msg); // body of the request in flight
+            return;
+        }
+        if (inFlight) {
+            // Pipelined: taken once the response before it is complete, so answers stay in order.
+            held.add(msg);
+            ctx.channel().config().setAutoRead(false);
             return;
         }
         String header = req.headers().get(HttpHeaderNames.AUTHORIZATION);
@@ -73,6 +82,22 @@ final class BasicAuthHandler extends ChannelInboundHandlerAdapter {
                 .whenComplete((r, err) -> ctx.executor().execute(() -> decided(ctx, user, source, r, err)));
     }
 
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ExchangeDone) {
+            inFlight = false;
+            List<Object> next = new ArrayList<>(held);
+            held.clear();
+            for (Object o : next) {
+                channelRead(ctx, o);
+            }
+            if (!pending && !refused && held.isEmpty()) {
+                ctx.channel().config().setAutoRead(true);
+            }
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
     private void decided(ChannelHandlerContext ctx, String user, InetSocketAddress source, Authenticator.Result r, Throwable err) {
         pending = false;
         if (err != null) {
@@ -85,11 +110,17 @@ final class BasicAuthHandler extends ChannelInboundHandlerAdapter {
                 ctx.channel().attr(GatewayInitializer.USER).set(user);
                 List<Object> go = new ArrayList<>(held);
                 held.clear();
-                for (Object o : go) {
-                    ctx.fireChannelRead(o);
-                }
+                inFlight = true;
+                // Only this request's head and body go on. A request pipelined behind it waits
+                // (held, reading paused) until this response is complete, then is authenticated
+                // on its own.
+                int i = 0;
+                do {
+                    ctx.fireChannelRead(go.get(i++));
+                } while (i < go.size() && !(go.get(i) instanceof HttpRequest));
                 ctx.fireChannelReadComplete();
-                ctx.channel().config().setAutoRead(true);
+                held.addAll(go.subList(i, go.size()));
+                ctx.channel().config().setAutoRead(held.isEmpty());
             }
             case BAD_CREDENTIALS -> {
                 audit(user, source, "failure", "bad_credentials");
@@ -154,5 +185,11 @@ final class BasicAuthHandler extends ChannelInboundHandlerAdapter {
         held.forEach(ReferenceCountUtil::release);
         held.clear();
         ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        held.forEach(ReferenceCountUtil::release); // after a WebSocket upgrade nothing HTTP is left to run
+        held.clear();
     }
 }

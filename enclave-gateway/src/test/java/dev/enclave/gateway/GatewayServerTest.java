@@ -217,6 +217,40 @@ class GatewayServerTest {
     }
 
     @Test
+    void aPipelinedRequestWithoutCredentialsIsNotCarriedInByTheOneBeforeIt() throws Exception {
+        String both = "GET /first HTTP/1.1\r\nHost: gw\r\nAuthorization: " + basic("alice", PASS) + "\r\n\r\n"
+                + "GET /second HTTP/1.1\r\nHost: gw\r\n\r\n";
+        java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+        try (SSLSocket s = (SSLSocket) trustGateway().getSocketFactory().createSocket("127.0.0.1", address.getPort())) {
+            s.setSoTimeout(3000);
+            s.getOutputStream().write(both.getBytes(StandardCharsets.ISO_8859_1));
+            s.getInputStream().transferTo(got);
+        } catch (java.net.SocketTimeoutException | java.net.SocketException stopped) {
+            // read until the gateway closes (after its 401) or goes quiet
+        }
+        assertThat(got.toString(StandardCharsets.ISO_8859_1)).startsWith("HTTP/1.1 200").contains("HTTP/1.1 401");
+        assertThat(appRequests.get()).isEqualTo(1);
+        assertThat(seen.get()).startsWith("path=/first ");
+    }
+
+    @Test
+    void pipelinedAuthenticatedRequestsAreAnsweredInOrder() throws Exception {
+        String auth = "Authorization: " + basic("alice", PASS) + "\r\n";
+        String three = "GET /a HTTP/1.1\r\nHost: gw\r\n" + auth + "\r\n"
+                + "GET /b HTTP/1.1\r\nHost: gw\r\n" + auth + "\r\n"
+                + "GET /c HTTP/1.1\r\nHost: gw\r\n" + auth + "Connection: close\r\n\r\n";
+        String got;
+        try (SSLSocket s = (SSLSocket) trustGateway().getSocketFactory().createSocket("127.0.0.1", address.getPort())) {
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(three.getBytes(StandardCharsets.ISO_8859_1));
+            got = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        }
+        assertThat(got.split("HTTP/1\\.[01] 200", -1)).hasSize(4);
+        assertThat(appRequests.get()).isEqualTo(3);
+        assertThat(seen.get()).startsWith("path=/c ");
+    }
+
+    @Test
     void anAppThatIsDownGets502AndIsUsedAgainWhenItIsBack() throws Exception {
         int port = app.getAddress().getPort();
         app.stop(0);

@@ -68,6 +68,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
                 client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
                 return;
             }
+            client.pipeline().fireUserEventTriggered(ExchangeDone.INSTANCE);
         }
         if (!client.isWritable()) {
             client.flush();
