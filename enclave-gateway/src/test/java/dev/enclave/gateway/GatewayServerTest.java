@@ -234,6 +234,27 @@ class GatewayServerTest {
     }
 
     @Test
+    void aConnectionHeaderCannotStripTheBodyFramingToSmuggleARequest() throws Exception {
+        String smuggled = "GET /smuggled HTTP/1.1\r\nHost: gw\r\n\r\n";
+        for (String framing : new String[] {"Content-Length: " + smuggled.length(), "Transfer-Encoding: chunked"}) {
+            appRequests.set(0);
+            String body = framing.startsWith("Content") ? smuggled
+                    : Integer.toHexString(smuggled.length()) + "\r\n" + smuggled + "\r\n0\r\n\r\n";
+            String req = "POST /upload HTTP/1.1\r\nHost: gw\r\nAuthorization: " + basic("alice", PASS) + "\r\n"
+                    + framing + "\r\nConnection: close, " + framing.substring(0, framing.indexOf(':')) + "\r\n\r\n" + body;
+            try (SSLSocket s = (SSLSocket) trustGateway().getSocketFactory().createSocket("127.0.0.1", address.getPort())) {
+                s.setSoTimeout(5000);
+                s.getOutputStream().write(req.getBytes(StandardCharsets.ISO_8859_1));
+                assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1)).startsWith("HTTP/1.1 200");
+            }
+            Thread.sleep(200);
+            assertThat(appRequests.get()).as(framing).isEqualTo(1);
+            assertThat(seen.get()).as(framing).startsWith("path=/upload ");
+            assertThat(uploaded.get()).as(framing).isEqualTo(smuggled.length());
+        }
+    }
+
+    @Test
     void pipelinedAuthenticatedRequestsAreAnsweredInOrder() throws Exception {
         String auth = "Authorization: " + basic("alice", PASS) + "\r\n";
         String three = "GET /a HTTP/1.1\r\nHost: gw\r\n" + auth + "\r\n"

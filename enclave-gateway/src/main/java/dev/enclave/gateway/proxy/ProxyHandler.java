@@ -37,6 +37,12 @@ import java.util.Queue;
  */
 public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
+    /**
+     * Never removed because a client listed them in {@code Connection}: dropping the framing
+     * headers would let a body be read upstream as a second, smuggled request.
+     */
+    private static final java.util.Set<String> NOT_HOP_BY_HOP = java.util.Set.of("content-length", "transfer-encoding",
+            "host", "content-type", "upgrade");
     private static final List<String> CLIENT_SUPPLIED = List.of("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
             "x-forwarded-user", "x-forwarded-port", "forwarded", "x-real-ip", "proxy-authorization", "proxy-connection",
             "keep-alive", "te", "trailer");
@@ -109,8 +115,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         String host = h.get(HttpHeaderNames.HOST, "");
         for (String token : h.getAll(HttpHeaderNames.CONNECTION)) {
             for (String name : token.split(",")) {
-                String n = name.strip();
-                if (!n.isEmpty() && !(upgrade && n.equalsIgnoreCase("upgrade"))) {
+                String n = name.strip().toLowerCase(java.util.Locale.ROOT);
+                if (!n.isEmpty() && !NOT_HOP_BY_HOP.contains(n)) {
                     h.remove(n);
                 }
             }
