@@ -29,7 +29,8 @@ import java.util.Optional;
  * window; when either count reaches {@code maxFailures}, the failing source is banned for
  * {@code ban}. A banned source is to be refused before any password work. Bans are written to
  * {@code bans} in the state directory (atomically, mode 0600) and read back at start, so a restart
- * does not forgive anyone; expired bans are dropped when read.
+ * does not forgive anyone; expired bans are dropped when read. A change another process makes to
+ * the file ({@code enclave bans unban}) is picked up within a second.
  *
  * <p>IPv6 sources are counted and banned per /64 (one host's usual allocation), so rotating through
  * its own addresses does not reset a counter. Failure counters are bounded
@@ -51,6 +52,8 @@ public final class LockoutTracker {
     private final Map<String, Deque<Instant>> bySource = new LinkedHashMap<>(16, 0.75f, true);
     private final Map<String, Deque<Instant>> byUser = new LinkedHashMap<>(16, 0.75f, true);
     private final Map<String, Instant> bans = new LinkedHashMap<>();
+    private Object fileVersion;
+    private long fileCheckedAt = System.nanoTime();
 
     private LockoutTracker(int maxFailures, Duration window, Duration banLength, Clock clock, Path file) {
         this.maxFailures = maxFailures;
@@ -70,6 +73,7 @@ public final class LockoutTracker {
             throws UserFileException, IOException {
         LockoutTracker t = new LockoutTracker(maxFailures, window, ban, clock, stateDir.resolve("bans"));
         t.bans.putAll(read(t.file, clock.instant()));
+        t.fileVersion = version(t.file);
         return t;
     }
 
@@ -91,6 +95,7 @@ public final class LockoutTracker {
 
     /** When the ban on {@code source} ends, or empty when it is not banned. */
     public synchronized Optional<Instant> bannedUntil(InetAddress source) {
+        refreshFromDisk();
         String key = sourceKey(source);
         Instant until = bans.get(key);
         if (until == null) {
@@ -109,6 +114,7 @@ public final class LockoutTracker {
      * @throws IOException when a new ban cannot be saved (the ban still holds in memory)
      */
     public synchronized Optional<Instant> recordFailure(InetAddress source, String user) throws IOException {
+        refreshFromDisk();
         Instant now = clock.instant();
         String key = sourceKey(source);
         int perSource = count(bySource, key, now);
@@ -129,6 +135,7 @@ public final class LockoutTracker {
     }
 
     public synchronized List<Ban> bans() {
+        refreshFromDisk();
         Instant now = clock.instant();
         List<Ban> out = new ArrayList<>();
         bans.forEach((k, v) -> {
@@ -141,6 +148,7 @@ public final class LockoutTracker {
 
     /** Lifts the ban on {@code sourceKey} (as {@link #bans} lists it); false when there was none. */
     public synchronized boolean unban(String sourceKey) throws IOException {
+        refreshFromDisk();
         if (bans.remove(sourceKey) == null) {
             return false;
         }
@@ -171,6 +179,39 @@ public final class LockoutTracker {
         return times.size();
     }
 
+    /**
+     * Another process ({@code enclave bans unban}) may have changed the file: read it again when
+     * its identity changed, looking at most once a second. An unreadable file keeps the bans in
+     * memory (fail closed) until it is fixed.
+     */
+    private void refreshFromDisk() {
+        long now = System.nanoTime();
+        if (now - fileCheckedAt < 1_000_000_000L) {
+            return;
+        }
+        fileCheckedAt = now;
+        try {
+            Object v = version(file);
+            if (!v.equals(fileVersion)) {
+                Map<String, Instant> fresh = read(file, clock.instant());
+                bans.clear();
+                bans.putAll(fresh);
+                fileVersion = v;
+            }
+        } catch (UserFileException | IOException e) {
+            // keep what we have
+        }
+    }
+
+    private static Object version(Path file) throws IOException {
+        try {
+            var a = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+            return List.of(String.valueOf(a.fileKey()), a.lastModifiedTime(), a.size());
+        } catch (NoSuchFileException e) {
+            return "missing";
+        }
+    }
+
     private void save() throws IOException {
         StringBuilder b = new StringBuilder("# Enclave gateway bans: source until (ISO-8601). 'enclave bans unban' lifts one.\n");
         Instant now = clock.instant();
@@ -189,6 +230,7 @@ public final class LockoutTracker {
                 ch.force(true);
             }
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            fileVersion = version(file); // our own write is not news
         } finally {
             Files.deleteIfExists(tmp);
         }

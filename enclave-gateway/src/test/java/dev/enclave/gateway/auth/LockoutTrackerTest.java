@@ -137,6 +137,19 @@ class LockoutTrackerTest {
     }
 
     @Test
+    void aRunningTrackerSeesAnUnbanMadeByAnotherProcess() throws Exception {
+        LockoutTracker running = tracker();
+        for (int i = 0; i < 5; i++) {
+            running.recordFailure(ip("203.0.113.7"), "alice");
+        }
+        assertThat(running.bannedUntil(ip("203.0.113.7"))).isPresent();
+        LockoutTracker cli = tracker(); // what 'enclave bans unban' does, in its own process
+        assertThat(cli.unban("203.0.113.7")).isTrue();
+        Thread.sleep(1100); // the file is looked at again at most once a second
+        assertThat(running.bannedUntil(ip("203.0.113.7"))).isEmpty();
+    }
+
+    @Test
     void anUnreadableBansFileIsRefusedNotIgnored() throws Exception {
         Files.writeString(state.resolve("bans"), "203.0.113.7 tomorrow\n");
         assertThatThrownBy(this::tracker).isInstanceOf(UserFileException.class)
