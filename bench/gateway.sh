@@ -9,7 +9,7 @@
 # On a 2-core machine wrk, the proxy and the upstream share the cores: the numbers are for
 # that shared machine, not for the proxy alone. Per-process CPU over each run is printed.
 #
-# Usage: bench/gateway.sh    env: THREADS=2 CONNS=64 DURATION=10 BCRYPT_DURATION=10 WARMUP=3
+# Usage: bench/gateway.sh    env: THREADS=2 CONNS=64 DURATION=10 ROUNDS=3 BCRYPT_DURATION=10 WARMUP=15 KEEP=
 # Needs: java 17, nginx, wrk, htpasswd (apache2-utils), openssl. Run as root.
 # Stops everything it started, also on failure. Finishes in well under 5 minutes.
 set -euo pipefail
@@ -19,7 +19,8 @@ THREADS="${THREADS:-2}"
 CONNS="${CONNS:-64}"
 DURATION="${DURATION:-10}"
 BCRYPT_DURATION="${BCRYPT_DURATION:-10}"
-WARMUP="${WARMUP:-3}"
+WARMUP="${WARMUP:-15}"
+ROUNDS="${ROUNDS:-3}"
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 for t in "$NGINX" wrk htpasswd openssl java; do
   command -v "$t" >/dev/null 2>&1 || { echo "gateway.sh: missing $t (apt-get install -y nginx wrk apache2-utils openssl)" >&2; exit 2; }
@@ -32,10 +33,21 @@ work="$(mktemp -d /tmp/enclave-gw-bench.XXXXXX)"
 chmod 755 "$work"
 pids=()
 cleanup() {
+  local p i
   for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
-  sleep 1
-  for p in "${pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
-  rm -rf "$work"
+  for i in $(seq 1 30); do # up to 3 s for a clean exit
+    for p in "${pids[@]}"; do kill -0 -- "-$p" 2>/dev/null && break; p=""; done
+    [ -z "$p" ] && break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do
+    if kill -0 -- "-$p" 2>/dev/null; then
+      echo "gateway.sh: process group $p ($(ps -o args= -p "$p" 2>/dev/null | cut -c1-60)) ignored TERM for 3 s; KILL" >&2
+      kill -KILL -- "-$p" 2>/dev/null || true
+    fi
+  done
+  wait 2>/dev/null || true
+  [ -n "${KEEP:-}" ] && echo "gateway.sh: kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 start() { # start NAME CMD...: own process group, output to $work/NAME.out
@@ -155,7 +167,7 @@ for p in "$ENC" "$NG_APR" "$NG_BCR"; do
   code="$(curl -sk --max-time 5 -o /dev/null -w '%{http_code}' "https://127.0.0.1:$p/")"
   [ "$body" = ok ] && [ "$code" = 401 ] || { echo "gateway.sh: port $p: body='$body' no-auth code=$code" >&2; exit 1; }
 done
-sed -n 's/.*\(fingerprint[^ ]*[ :=]*[0-9A-Fa-f:]\{20,\}\).*/enclave TLS \1/p' "$work/enclave.out" | head -n1 >&2 || true
+grep -m1 'SHA-256' "$work/enclave.out" >&2 || true
 
 # tree_ticks PID: user+system clock ticks over PID and all its descendants
 tree_ticks() {
@@ -172,44 +184,63 @@ tree_ticks() {
 }
 HZ=$(getconf CLK_TCK)
 
-# wrk output -> "rps p50_ms p99_ms non2xx errors"
+# machine_ticks: "busy total" clock ticks over all cores, from /proc/stat
+machine_ticks() { awk '/^cpu /{b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6, $9; exit}' /proc/stat; }
+# m:ss etc. from bash `times` -> seconds
+secs_of() { awk '{t=0; for (i=1;i<=NF;i++) { v=$i; sub(/s$/,"",v); split(v,a,"m"); t+=a[1]*60+a[2] } printf "%.3f", t}'; }
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}'; }
-run() { # run LABEL PORT PID SECONDS
-  local label="$1" port="$2" pid="$3" secs="$4" out="$work/wrk.$1"
-  local g0 p0 u0 g1 p1 u1 t0 t1
-  p0=$(tree_ticks "$pid"); u0=$(tree_ticks "$up_pid"); t0=$(date +%s.%N)
-  timeout $(( secs + 30 )) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s --latency -H "$AUTH" \
-    "https://127.0.0.1:$port/" > "$out" 2>&1 & local w=$!
-  sleep 1; g0=$(tree_ticks "$w") # wrk's own CPU, from 1 s in (close enough for a share)
-  wait "$w" || true
-  t1=$(date +%s.%N); p1=$(tree_ticks "$pid"); u1=$(tree_ticks "$up_pid")
+run() { # run LABEL PORT PID SECONDS ROUND: one wrk run, one result line
+  local label="$1" port="$2" pid="$3" secs="$4" round="$5" out="$work/wrk.$1.$5"
+  local p0 u0 p1 u1 t0 t1 m0 m1
+  p0=$(tree_ticks "$pid"); u0=$(tree_ticks "$up_pid"); m0=$(machine_ticks); t0=$(date +%s.%N)
+  ( timeout $(( secs + 30 )) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s --latency -H "$AUTH" \
+      "https://127.0.0.1:$port/" > "$out" 2>&1 || true
+    times > "$out.times"; tail -n1 "$out.times" | secs_of > "$out.cpu" )
+  t1=$(date +%s.%N); p1=$(tree_ticks "$pid"); u1=$(tree_ticks "$up_pid"); m1=$(machine_ticks)
+  if ! grep -q 'Requests/sec' "$out"; then echo "gateway.sh: wrk failed for $label:" >&2; cat "$out" >&2; return 0; fi
   local rps p50 p99 non2xx errs el
   rps=$(awk '/^Requests\/sec:/{print $2}' "$out")
   p50=$(awk '$1=="50%"{print $2}' "$out" | to_ms)
   p99=$(awk '$1=="99%"{print $2}' "$out" | to_ms)
   non2xx=$(awk '/Non-2xx/{print $NF}' "$out"); non2xx="${non2xx:-0}"
-  errs=$(awk '/Socket errors/{print $0}' "$out" | tr -s ' ' | sed 's/^ *Socket errors: //; s/ /_/g'); errs="${errs:-none}"
+  errs=$(awk '/Socket errors/{print $0}' "$out" | tr -s ' ' | sed 's/^ *Socket errors: //; s/, /,/g; s/ /=/g'); errs="${errs:-none}"
   el=$(echo "$t1 - $t0" | bc -l)
-  printf 'label=%s rps=%s p50_ms=%s p99_ms=%s non2xx=%s socket_errors=%s proxy_cpu_core_pct=%.0f upstream_cpu_core_pct=%.0f\n' \
-    "$label" "${rps:-0}" "${p50:-nan}" "${p99:-nan}" "$non2xx" "$errs" \
-    "$(echo "($p1 - $p0) * 100 / $HZ / $el" | bc -l)" "$(echo "($u1 - $u0) * 100 / $HZ / $el" | bc -l)"
-  [ -s "$out" ] && grep -q 'Requests/sec' "$out" || { echo "gateway.sh: wrk failed for $label:" >&2; cat "$out" >&2; }
+  printf 'round=%s label=%s rps=%s p50_ms=%s p99_ms=%s non2xx=%s socket_errors=%s proxy_cpu_core_pct=%.0f upstream_cpu_core_pct=%.0f wrk_cpu_core_pct=%.0f machine_busy_pct=%s\n' \
+    "$round" "$label" "${rps:-0}" "${p50:-nan}" "${p99:-nan}" "$non2xx" "$errs" \
+    "$(echo "($p1 - $p0) * 100 / $HZ / $el" | bc -l)" "$(echo "($u1 - $u0) * 100 / $HZ / $el" | bc -l)" \
+    "$(echo "$(cat "$out.cpu") * 100 / $el" | bc -l)" \
+    "$(echo "$m1 $m0" | awk '{printf "%.0f steal_pct=%.0f", ($1-$4)*100/($2-$5), ($3-$6)*100/($2-$5)}')" | tee -a "$work/results"
 }
-warm() { timeout $(( WARMUP + 20 )) wrk -t1 -c"$CONNS" -d"${WARMUP}s" -H "$AUTH" "https://127.0.0.1:$1/" >/dev/null 2>&1 || true; }
+warm() { timeout $(( WARMUP + 20 )) wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -H "$AUTH" "https://127.0.0.1:$1/" >/dev/null 2>&1 || true; }
 
-echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) cores=$(nproc) wrk -t$THREADS -c$CONNS -d${DURATION}s (bcrypt ${BCRYPT_DURATION}s) keep-alive, HTTPS, valid Basic auth"
-# JIT warm-up for the JVM; nginx gets the same warm-up for fairness (not bcrypt: too slow)
+echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) cores=$(nproc) wrk -t$THREADS -c$CONNS -d${DURATION}s x$ROUNDS rounds (bcrypt ${BCRYPT_DURATION}s x1), keep-alive, HTTPS, valid Basic auth"
+echo "# cpu: *_cpu_core_pct = % of one core; machine_busy_pct = % of all $(nproc) cores"
+# warm-up (JIT for the JVM; nginx gets the same for fairness; not bcrypt: too slow to matter)
 warm "$ENC"; warm "$NG_APR"
-results="$work/results"
-run enclave "$ENC" "$enc_pid" "$DURATION" | tee -a "$results"
+for r in $(seq 1 "$ROUNDS"); do # alternate the order, so neither side always runs first
+  if [ $(( r % 2 )) -eq 1 ]; then
+    run enclave "$ENC" "$enc_pid" "$DURATION" "$r"; run nginx-apr1 "$NG_APR" "$apr_pid" "$DURATION" "$r"
+  else
+    run nginx-apr1 "$NG_APR" "$apr_pid" "$DURATION" "$r"; run enclave "$ENC" "$enc_pid" "$DURATION" "$r"
+  fi
+done
 rss=$(awk '/^VmRSS/{printf "%.1f", $2/1024}' "/proc/$enc_pid/status" 2>/dev/null || echo nan) # the launcher execs java
-run nginx-apr1 "$NG_APR" "$apr_pid" "$DURATION" | tee -a "$results"
-run nginx-bcrypt "$NG_BCR" "$bcr_pid" "$BCRYPT_DURATION" | tee -a "$results"
-echo "label=enclave rss_after_load_mb=${rss:-nan}"
+run nginx-bcrypt "$NG_BCR" "$bcr_pid" "$BCRYPT_DURATION" 1
+echo "label=enclave rss_after_load_mb=${rss:-nan} audit_lines=$(wc -l < "$work/enc/audit.log")"
+# summary: median over rounds per label, ratios of the medians
 awk '
-  { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } l = v["label"]; r[l] = v["rps"]; p[l] = v["p99_ms"] }
+  function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+                                   return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
+  { delete v; for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } l = v["label"]; n[l]++
+    R[l, n[l]] = v["rps"]; P5[l, n[l]] = v["p50_ms"]; P9[l, n[l]] = v["p99_ms"] }
   END {
-    if (r["nginx-apr1"] > 0 && r["nginx-bcrypt"] > 0 && p["nginx-apr1"] > 0)
-      printf "ratio rps enclave/nginx-apr1=%.2f rps enclave/nginx-bcrypt=%.1f p99 enclave/nginx-apr1=%.2f\n",
-        r["enclave"] / r["nginx-apr1"], r["enclave"] / r["nginx-bcrypt"], p["enclave"] / p["nginx-apr1"]
-  }' "$results"
+    split("enclave nginx-apr1 nginx-bcrypt", L, " ")
+    for (k = 1; k <= 3; k++) { l = L[k]; if (!n[l]) continue
+      for (i = 1; i <= n[l]; i++) { a[i] = R[l, i] } r[l] = med(a, n[l]); delete a
+      for (i = 1; i <= n[l]; i++) { a[i] = P5[l, i] } p5[l] = med(a, n[l]); delete a
+      for (i = 1; i <= n[l]; i++) { a[i] = P9[l, i] } p9[l] = med(a, n[l]); delete a
+      printf "median label=%s runs=%d rps=%.0f p50_ms=%.2f p99_ms=%.2f\n", l, n[l], r[l], p5[l], p9[l] }
+    if (r["nginx-apr1"] > 0 && r["nginx-bcrypt"] > 0 && p9["nginx-apr1"] > 0)
+      printf "ratio rps enclave/nginx-apr1=%.2f (target >= 1.0) rps enclave/nginx-bcrypt=%.0f (target >= 300) p99 enclave/nginx-apr1=%.2f (target <= 1.2)\n",
+        r["enclave"] / r["nginx-apr1"], r["enclave"] / r["nginx-bcrypt"], p9["enclave"] / p9["nginx-apr1"]
+  }' "$work/results"
