@@ -22,7 +22,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -81,7 +80,7 @@ final class EgressCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         EgressConfig config = effectiveConfig();
-        AuditLog log = openAudit(config.audit());
+        AuditLog log = Foreground.openAudit(config.audit());
         EgressServer server = new EgressServer(config, log);
         InetSocketAddress bound;
         try {
@@ -96,16 +95,10 @@ final class EgressCommand implements Callable<Integer> {
             System.err.println("enclave egress: WARNING: REPORT MODE - nothing on the allowlist is enforced; "
                     + "denials are only audited as report_would_deny. Use this only to discover an allowlist.");
         }
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
-            log.close();
-            stopped.countDown();
-        }, "enclave-egress-shutdown"));
         if (configFile != null) {
             watchForReload(server);
         }
-        stopped.await();
+        Foreground.runUntilStopped("egress", server, log);
         return ExitCodes.OK;
     }
 
@@ -175,18 +168,6 @@ final class EgressCommand implements Callable<Integer> {
             return Files.getLastModifiedTime(p);
         } catch (IOException e) {
             return null;
-        }
-    }
-
-    private static AuditLog openAudit(Path file) {
-        if (file == null) {
-            return AuditLog.stdout();
-        }
-        try {
-            return AuditLog.open(file);
-        } catch (IOException e) {
-            throw UserError.usage("cannot open audit log " + file + ": " + e.getMessage()
-                    + "; check that its directory exists and is writable");
         }
     }
 

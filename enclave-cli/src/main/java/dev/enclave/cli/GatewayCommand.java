@@ -17,7 +17,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -65,7 +64,7 @@ final class GatewayCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         GatewaySettings settings = settings();
-        AuditLog log = openAudit();
+        AuditLog log = Foreground.openAudit(audit);
         GatewayServer server = new GatewayServer(settings, log);
         InetSocketAddress bound;
         try {
@@ -80,13 +79,7 @@ final class GatewayCommand implements Callable<Integer> {
             System.err.println("enclave gateway: self-signed certificate " + settings.stateDir().resolve("tls/cert.pem")
                     + ", SHA-256 " + server.fingerprint() + " (compare with what your browser shows)");
         }
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
-            log.close();
-            stopped.countDown();
-        }, "enclave-gateway-shutdown"));
-        stopped.await();
+        Foreground.runUntilStopped("gateway", server, log);
         return ExitCodes.OK;
     }
 
@@ -131,17 +124,6 @@ final class GatewayCommand implements Callable<Integer> {
                 : new GatewayConfig.Lockout(5, Duration.ofMinutes(10), Duration.ofHours(1));
         return new GatewaySettings(listenAt, redirect, app, usersFile, stateDir, tlsCert, tlsKey, certNames, 32 * 1024,
                 Duration.ofHours(1), lockout.maxFailures(), lockout.window(), lockout.ban());
-    }
-
-    private AuditLog openAudit() {
-        if (audit == null) {
-            return AuditLog.stdout();
-        }
-        try {
-            return AuditLog.open(audit);
-        } catch (IOException e) {
-            throw UserError.usage("cannot open audit log " + audit + ": " + e.getMessage());
-        }
     }
 
     private static InetSocketAddress parse(String flag, String value) {
