@@ -31,10 +31,6 @@ public final class AuditEvent {
         return this;
     }
 
-    public Object get(String key) {
-        return fields.get(key);
-    }
-
     Map<String, Object> fields() {
         return Collections.unmodifiableMap(fields);
     }

@@ -3,7 +3,6 @@ package dev.enclave.egress;
 import dev.enclave.audit.AuditEvent;
 import dev.enclave.audit.AuditLog;
 import dev.enclave.config.EgressConfig;
-import dev.enclave.config.EgressMode;
 import dev.enclave.egress.policy.EgressPolicy;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -136,10 +135,6 @@ public final class EgressServer implements AutoCloseable {
                 next.clients(), next.tlsPorts(), next.mode(), config.limits(), config.audit());
         runtime = newRuntime(config);
         audit.write(e);
-    }
-
-    public EgressMode mode() {
-        return config.mode();
     }
 
     /** Connections currently open (client side). */

@@ -23,7 +23,6 @@ import java.time.Duration;
  */
 final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
     static final AttributeKey<String> USER = AttributeKey.valueOf("enclave.user");
-    static final AttributeKey<String> REFUSAL = AttributeKey.valueOf("enclave.refusal");
 
     private final SslContext ssl;
     private final Authenticator authenticator;

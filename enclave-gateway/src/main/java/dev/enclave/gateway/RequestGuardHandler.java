@@ -37,7 +37,6 @@ final class RequestGuardHandler extends ChannelInboundHandlerAdapter {
                 ReferenceCountUtil.release(msg);
                 HttpResponseStatus status = req.decoderResult().cause() instanceof TooLongFrameException
                         ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE : HttpResponseStatus.BAD_REQUEST;
-                ctx.channel().attr(GatewayInitializer.REFUSAL).set(why);
                 Responses.sendAndClose(ctx, Responses.text(status, "enclave gateway: " + why));
                 return;
             }
