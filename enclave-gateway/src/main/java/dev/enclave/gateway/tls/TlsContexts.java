@@ -24,6 +24,17 @@ public final class TlsContexts {
             "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256");
     public static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
 
+    static {
+        // The JDK lets a TLS 1.2 client renegotiate as often as it likes on one connection (testssl:
+        // "Secure Client-Initiated Renegotiation VULNERABLE, DoS threat"): each one costs the server a
+        // full handshake. The switch is JVM-wide and read once, when the JDK's server handshake
+        // class loads, i.e. at the first server handshake, which always comes after a context from
+        // here. An explicit -D setting wins.
+        if (System.getProperty("jdk.tls.rejectClientInitiatedRenegotiation") == null) {
+            System.setProperty("jdk.tls.rejectClientInitiatedRenegotiation", "true");
+        }
+    }
+
     private TlsContexts() {
     }
 
