@@ -17,6 +17,8 @@
 # Target (issue #4): the user's p99 under the flood within 2x of its quiet p99.
 #
 # Usage: bench/gateway-flood.sh    env: ROUNDS=2 RATE=50 SECONDS_EACH=15 FLOOD_RATE=100 KEEP=
+#   ENCLAVE_B_OPTS="JVM options": adds a peer enclave-b-nolockout, the no-lockout gateway with these
+#   JVM options instead of the launcher's (an A/B of a JVM or TLS setting within one run).
 # Needs: java 17, nginx, h2load (nghttp2-client), htpasswd (apache2-utils), openssl, curl. Run as root. Stops all it started.
 set -euo pipefail
 NAME=gateway-flood
@@ -34,6 +36,12 @@ printf 'gateway:\n  lockout:\n    max_failures: 1000\n    window: 1s\n' > "$work
 enclave_gateway enclave-nolockout "$ENC_NL" "$UP" -c "$work/nolockout.yaml"; enc_nl_pid=$LAST
 enclave_gateway enclave "$ENC" "$UP"; enc_pid=$LAST
 nginx_gateway nginx-apr1 "$NG" "$UP" apr1; ng_pid=$LAST
+peers=(enclave-nolockout enclave nginx-apr1)
+if [ -n "${ENCLAVE_B_OPTS:-}" ]; then
+  ENC_B=$(free_port); GW_OPTS="$ENCLAVE_B_OPTS" enclave_gateway enclave-b-nolockout "$ENC_B" "$UP" -c "$work/nolockout.yaml"; enc_b_pid=$LAST
+  peers=(enclave-nolockout enclave-b-nolockout enclave nginx-apr1)
+  wait_http "https://127.0.0.1:$ENC_B/" -H "$AUTH"; check_gateway "$ENC_B"
+fi
 wait_http "http://127.0.0.1:$UP/"
 for p in "$ENC_NL" "$ENC" "$NG"; do wait_http "https://127.0.0.1:$p/" -H "$AUTH"; check_gateway "$p"; done
 
@@ -53,11 +61,12 @@ user() { # user LABEL PORT PID
   echo "label=$1 test=cpu front_cpu_s=$(echo "($t1 - $t0) / $HZ" | bc -l | xargs printf '%.1f') (quiet + flood phases, warm-up included)"
 }
 for r in $(seq 1 "$ROUNDS"); do
-  order=(enclave-nolockout enclave nginx-apr1)
-  for i in $(seq 1 $(( (r - 1) % 3 ))); do order=("${order[@]:1}" "${order[0]}"); done
+  order=("${peers[@]}")
+  for i in $(seq 1 $(( (r - 1) % ${#peers[@]} ))); do order=("${order[@]:1}" "${order[0]}"); done
   for peer in "${order[@]}"; do
     case $peer in
       enclave-nolockout) user enclave-nolockout "$ENC_NL" "$enc_nl_pid" ;;
+      enclave-b-nolockout) user enclave-b-nolockout "$ENC_B" "$enc_b_pid" ;;
       enclave) user enclave "$ENC" "$enc_pid" ;;
       nginx-apr1) user nginx-apr1 "$NG" "$ng_pid" ;;
     esac
@@ -69,7 +78,7 @@ awk '
   v["test"] == "user" && v["phase"] != "" { l = v["label"]; k = l SUBSEP v["phase"]; n[k]++; s[k] = s[k] " " v["p99_ms"] }
   v["test"] == "user" && v["ratio_p99_flood_over_quiet"] != "" { r[v["label"]] = r[v["label"]] " " v["ratio_p99_flood_over_quiet"] }
   END {
-    split("enclave-nolockout enclave nginx-apr1", L, " ")
-    for (i = 1; i <= 3; i++) { l = L[i]
+    split("enclave-nolockout enclave-b-nolockout enclave nginx-apr1", L, " ")
+    for (i = 1; i <= 4; i++) { l = L[i]; if (!n[l SUBSEP "quiet"]) continue
       printf "summary label=%s quiet_p99_ms=[%s ] flood_p99_ms=[%s ] ratio_flood_over_quiet=[%s ] (target <= 2.0)\n", l, s[l SUBSEP "quiet"], s[l SUBSEP "flood"], r[l] }
   }' "$work/results"

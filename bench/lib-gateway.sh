@@ -141,18 +141,19 @@ CONF
   start "$1" "$NGINX" -c "$d/nginx.conf" -g 'daemon off;'
 }
 
-enclave_gateway() { # enclave_gateway NAME PORT UPSTREAM_PORT [extra args...]: through the ./enclave launcher (its JVM defaults)
+enclave_gateway() { # enclave_gateway NAME PORT UPSTREAM_PORT [extra args...]: through the ./enclave launcher (its JVM
+  # defaults, or GW_OPTS as ENCLAVE_JAVA_OPTS when set: see ENCLAVE_B_OPTS in the scripts)
   local name="$1" port="$2" up="$3" d="$work/$1"; shift 3
   mkdir -p "$d"
   printf '%s\n' "$PASSWORD" | "$repo/enclave" users add "$USER_NAME" --users "$d/users" --password-stdin \
     >"$work/$name-users.out" 2>&1 || { cat "$work/$name-users.out" >&2; exit 1; }
-  start "$name" "$repo/enclave" gateway --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$up" \
+  start "$name" env ${GW_OPTS:+ENCLAVE_JAVA_OPTS="$GW_OPTS"} "$repo/enclave" gateway --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$up" \
     --users "$d/users" --state "$d" --name localhost --audit "$d/audit.log" "$@"
 }
 
 machine_header() {
   echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $NAME; $(nproc) cores ($(awk -F: '/model name/{print $2; exit}' /proc/cpuinfo | sed 's/^ *//')), kernel $(uname -r), loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "# java: $(java -version 2>&1 | head -1); nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'); enclave JVM options: ${ENCLAVE_JAVA_OPTS:-launcher defaults}"
+  echo "# java: $(java -version 2>&1 | head -1); nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'); enclave JVM options: ${ENCLAVE_JAVA_OPTS:-launcher defaults}${ENCLAVE_B_OPTS:+; enclave-b JVM options: $ENCLAVE_B_OPTS}"
 }
 
 # tree_ticks PID: user+system clock ticks over PID and all its descendants
