@@ -69,8 +69,8 @@ check_gateway() { # check_gateway PORT: 200 "ok" with the credentials, 401 witho
   [ "$body" = ok ] && [ "$code" = 401 ] || { echo "$NAME: port $1: body='$body' no-auth code=$code" >&2; exit 1; }
 }
 
-ensure_jar() {
-  [ -f "$JAR" ] || (cd "$repo" && ./mvnw -q -B -DskipTests package)
+ensure_jar() { # the launcher rebuilds a jar older than any source (bench/*.java too): once, here, not in each peer's start
+  "$repo/enclave" --version >/dev/null || { echo "$NAME: building enclave.jar failed" >&2; exit 1; }
 }
 
 nginx_upstream() { # nginx_upstream PORT: return 200 "ok", keepalive, 1 worker (as in bench/gateway.sh)
