@@ -120,9 +120,10 @@ public final class PasswordHasher {
     /**
      * Argon2's 1 KiB memory blocks, kept for the next hash instead of dropped (BouncyCastle clears
      * each block before it returns here). Allocating 19 MiB of blocks per hash that live for the
-     * whole hash made a wrong-password flood a garbage-collector flood: in bench/gateway-flood.sh,
-     * 87 young and 38 full collections, 6.7 s of pauses in 15 s, during which every connection
-     * waited. Retains at most two OWASP-sized hashes' worth (38 MiB); more at once allocate as before.
+     * whole hash made a wrong-password flood a garbage-collector flood: 100 wrong passwords/s for
+     * 12 s (h2load, 2 cores, launcher defaults) caused 87 young and 38 full collections, 6.7 s of
+     * pauses during which every connection waited; with reuse 17 and 2, 0.26 s (bench/RESULTS.md).
+     * Retains at most two OWASP-sized hashes' worth (38 MiB); more at once allocate as before.
      */
     private static final Argon2BytesGenerator.BlockPool BLOCKS = new Argon2BytesGenerator.FixedBlockPool(
             2 * Argon2BytesGenerator.getBlockCount(Params.OWASP.memoryKiB(), Params.OWASP.parallelism()));
