@@ -2,11 +2,13 @@ package dev.enclave.gateway.auth;
 
 import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
@@ -19,6 +21,9 @@ import java.util.concurrent.RejectedExecutionException;
  *   <li>otherwise the hash is verified on {@code hashing}, a bounded executor: when it is full the
  *       answer is {@link Outcome#BUSY} (the gateway answers 503), so a flood of guesses queues
  *       behind itself and cannot take every thread;</li>
+ *   <li>the same credentials from the same source while they are being checked (an h2 client
+ *       or a page opening many requests at once) share that one check instead of each taking a
+ *       place on the executor;</li>
  *   <li>an unknown user costs the same hash as a known one (no timing oracle for user names);</li>
  *   <li>a failure is counted by the {@link LockoutTracker} and may ban the source; a success
  *       clears the source's failures and, when the stored hash is an imported bcrypt/apr1 or uses
@@ -42,6 +47,10 @@ public final class Authenticator {
     private final CredentialCache cache;
     private final Executor hashing;
     private final String dummyHash;
+    private final ConcurrentHashMap<Attempt, CompletableFuture<Result>> inFlight = new ConcurrentHashMap<>();
+
+    private record Attempt(InetAddress source, ByteBuffer credentials) {
+    }
 
     public Authenticator(UsersFile users, PasswordHasher hasher, LockoutTracker lockout, CredentialCache cache,
                          Executor hashing) {
@@ -78,7 +87,14 @@ public final class Authenticator {
             lockout.recordSuccess(source);
             return CompletableFuture.completedFuture(Result.of(Outcome.OK, user));
         }
+        Attempt attempt = new Attempt(source, cache.keyFor(user, password));
         CompletableFuture<Result> out = new CompletableFuture<>();
+        CompletableFuture<Result> running = inFlight.putIfAbsent(attempt, out);
+        if (running != null) {
+            Arrays.fill(password, '\0');
+            return running;
+        }
+        out.whenComplete((r, e) -> inFlight.remove(attempt, out));
         try {
             hashing.execute(() -> {
                 try {
@@ -91,7 +107,7 @@ public final class Authenticator {
             });
         } catch (RejectedExecutionException e) {
             Arrays.fill(password, '\0');
-            return CompletableFuture.completedFuture(Result.of(Outcome.BUSY, user));
+            out.complete(Result.of(Outcome.BUSY, user));
         }
         return out;
     }
