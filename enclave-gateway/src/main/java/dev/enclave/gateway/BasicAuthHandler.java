@@ -107,6 +107,9 @@ final class BasicAuthHandler extends ChannelInboundHandlerAdapter {
         }
         switch (r.outcome()) {
             case OK -> {
+                if (held.isEmpty()) {
+                    return; // the client left (or reset its h2 stream) while the password was checked
+                }
                 ctx.channel().attr(GatewayInitializer.USER).set(user);
                 List<Object> go = new ArrayList<>(held);
                 held.clear();

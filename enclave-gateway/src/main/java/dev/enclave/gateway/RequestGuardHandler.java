@@ -8,6 +8,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.net.URI;
 import java.util.List;
@@ -18,8 +19,9 @@ import java.util.List;
  * fails Content-Length with Transfer-Encoding, differing repeated Content-Length, a
  * Transfer-Encoding whose last coding is not chunked, bare CR/LF, NUL and invalid header names;
  * this handler turns those failures into 400/431 and adds: exactly one Host on HTTP/1.1, no
- * absolute-form target naming another authority, HTTP/1.0 and 1.1 only. A refused request
- * closes the connection and never reaches the upstream.
+ * absolute-form target naming another authority, HTTP/1.0 and 1.1 only. For an h2 stream (which
+ * Netty has already validated and converted) {@link Http2Requests} checks first. A refused request
+ * closes the connection (on h2: the stream) and never reaches the upstream.
  */
 final class RequestGuardHandler extends ChannelInboundHandlerAdapter {
     private boolean refused;
@@ -31,7 +33,10 @@ final class RequestGuardHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (msg instanceof HttpRequest req) {
-            String why = check(req);
+            String why = ctx.channel() instanceof Http2StreamChannel ? Http2Requests.check(req) : null;
+            if (why == null) {
+                why = check(req);
+            }
             if (why != null) {
                 refused = true;
                 ReferenceCountUtil.release(msg);

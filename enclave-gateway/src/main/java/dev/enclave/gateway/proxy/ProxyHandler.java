@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
@@ -134,8 +135,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         h.set("X-Forwarded-Proto", "https");
         h.set("X-Forwarded-Host", host);
         h.set("X-Forwarded-User", user);
+        String proto = ctx.channel() instanceof Http2StreamChannel ? "h2" : req.protocolVersion().text().toLowerCase(java.util.Locale.ROOT);
         req.setProtocolVersion(HttpVersion.HTTP_1_1);
-        return new Exchange(req.method().name(), req.uri(), user, keepAlive, upgrade);
+        return new Exchange(req.method().name(), req.uri(), user, proto, keepAlive, upgrade);
     }
 
     private void connect(ChannelHandlerContext ctx) {
@@ -169,6 +171,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             if (!client.isActive()) {
+                waiting.forEach(ReferenceCountUtil::release);
+                waiting.clear();
                 done.channel().close();
                 return;
             }

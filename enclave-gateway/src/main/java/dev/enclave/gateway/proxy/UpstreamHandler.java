@@ -103,6 +103,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         audit.write(AuditEvent.of("gateway", "access")
                 .put("user", e.user)
                 .put("source", source == null ? null : source.getAddress().getHostAddress())
+                .put("proto", e.proto)
                 .put("method", e.method)
                 .put("path", e.path)
                 .put("status", e.status)
