@@ -5,8 +5,11 @@ import dev.enclave.audit.AuditLog;
 import dev.enclave.gateway.auth.Authenticator;
 import dev.enclave.gateway.auth.CredentialCache;
 import dev.enclave.gateway.auth.LockoutTracker;
+import dev.enclave.gateway.auth.PamCheck;
+import dev.enclave.gateway.auth.PasswordCheck;
 import dev.enclave.gateway.auth.PasswordHasher;
 import dev.enclave.gateway.auth.UserFileException;
+import dev.enclave.gateway.auth.UsersFileCheck;
 import dev.enclave.gateway.tls.SelfSignedCertificate;
 import dev.enclave.gateway.tls.TlsContexts;
 import io.netty.bootstrap.ServerBootstrap;
@@ -64,16 +67,20 @@ public final class GatewayServer implements AutoCloseable {
         LockoutTracker lockout = LockoutTracker.open(settings.stateDir(), settings.maxFailures(), settings.failureWindow(),
                 settings.ban(), Clock.systemUTC());
         int cores = Runtime.getRuntime().availableProcessors();
-        // Password hashing never runs on an event loop, and at most 'cores' at once with a short
+        // Password checks (argon2id, PAM) never run on an event loop, and at most 'cores' at once with a short
         // queue behind: a flood of guesses is answered 503 rather than starving everyone else.
         hashing = new ThreadPoolExecutor(cores, cores, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(4 * cores), r -> {
             Thread t = new Thread(r, "enclave-password-hash");
             t.setDaemon(true);
             return t;
         });
-        Authenticator authenticator = new Authenticator(new Authenticator.UsersFile(settings.users()), new PasswordHasher(),
-                lockout, new CredentialCache(Duration.ofMinutes(5), 10_000, Clock.systemUTC()), hashing);
-        authenticator.checkUsersFile();
+        // PAM shows no password change, so its verified credentials are trusted for a shorter time.
+        PasswordCheck check = settings.pam() != null ? new PamCheck(settings.pam())
+                : new UsersFileCheck(new Authenticator.UsersFile(settings.users()), new PasswordHasher());
+        check.validate();
+        Authenticator authenticator = new Authenticator(check, lockout,
+                new CredentialCache(settings.pam() != null ? Duration.ofMinutes(1) : Duration.ofMinutes(5), 10_000, Clock.systemUTC()),
+                hashing, audit);
         loops = new MultiThreadIoEventLoopGroup(cores, NioIoHandler.newFactory());
         InetSocketAddress upstream = new InetSocketAddress(settings.upstream().getHost(),
                 settings.upstream().getPort() > 0 ? settings.upstream().getPort() : 80);
