@@ -8,6 +8,7 @@ import dev.enclave.config.EnclaveConfig;
 import dev.enclave.config.GatewayConfig;
 import dev.enclave.gateway.GatewayServer;
 import dev.enclave.gateway.GatewaySettings;
+import dev.enclave.gateway.auth.PamCheck;
 import dev.enclave.gateway.auth.UserFileException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -36,6 +37,15 @@ final class GatewayCommand implements Callable<Integer> {
 
     @Option(names = "--users", paramLabel = "FILE", description = "Users file (default STATE/users).")
     Path users;
+
+    @Option(names = "--pam", paramLabel = "SERVICE", description = "Instead of a users file: Linux accounts through PAM service /etc/pam.d/SERVICE.")
+    String pam;
+
+    @Option(names = "--pam-group", paramLabel = "GROUP", description = "With --pam: only members of this group may log in.")
+    String pamGroup;
+
+    @Option(names = "--pam-allow-root", description = "With --pam: let accounts with uid 0 log in (refused otherwise).")
+    boolean pamAllowRoot;
 
     @Option(names = "--tls-cert", paramLabel = "FILE", description = "PEM certificate chain; without it a self-signed one is made in STATE/tls.")
     Path tlsCert;
@@ -79,6 +89,9 @@ final class GatewayCommand implements Callable<Integer> {
             System.err.println("enclave gateway: self-signed certificate " + settings.stateDir().resolve("tls/cert.pem")
                     + ", SHA-256 " + server.fingerprint() + " (compare with what your browser shows)");
         }
+        if (settings.pam() != null) {
+            PamStartup.announce(settings.pam());
+        }
         Foreground.runUntilStopped("gateway", server, log);
         return ExitCodes.OK;
     }
@@ -113,6 +126,7 @@ final class GatewayCommand implements Callable<Integer> {
         Path stateDir = state != null ? state : Path.of("/var/lib/enclave");
         Path usersFile = users != null ? users
                 : file != null && file.auth() != null && file.auth().users() != null ? file.auth().users() : stateDir.resolve("users");
+        PamCheck.Options pamOptions = PamStartup.options(pam, pamGroup, pamAllowRoot, users != null, file == null ? null : file.auth());
         if ((tlsCert == null) != (tlsKey == null)) {
             throw UserError.usage("--tls-cert and --tls-key go together; give both, or neither for a self-signed certificate");
         }
@@ -123,7 +137,7 @@ final class GatewayCommand implements Callable<Integer> {
         GatewayConfig.Lockout lockout = file != null && file.lockout() != null ? file.lockout()
                 : new GatewayConfig.Lockout(5, Duration.ofMinutes(10), Duration.ofHours(1));
         return new GatewaySettings(listenAt, redirect, app, usersFile, stateDir, tlsCert, tlsKey, certNames, 32 * 1024,
-                Duration.ofHours(1), lockout.maxFailures(), lockout.window(), lockout.ban());
+                Duration.ofHours(1), lockout.maxFailures(), lockout.window(), lockout.ban(), pamOptions);
     }
 
     private static InetSocketAddress parse(String flag, String value) {

@@ -13,7 +13,12 @@ public record GatewayConfig(InetSocketAddress listen, InetSocketAddress redirect
     public record Tls(String mode, List<String> names, Path cert, Path key) {
     }
 
-    public record Auth(String mode, Path users, String service) {
+    /**
+     * Who may log in: a users file ({@code users}), or Linux accounts through the PAM service
+     * {@code pam} (never both), optionally only members of {@code pamGroup}; accounts with uid 0
+     * only with {@code pamAllowRoot}.
+     */
+    public record Auth(Path users, String pam, String pamGroup, boolean pamAllowRoot) {
     }
 
     public record Lockout(int maxFailures, Duration window, Duration ban) {

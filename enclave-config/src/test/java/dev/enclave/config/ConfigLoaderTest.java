@@ -145,6 +145,14 @@ class ConfigLoaderTest {
     // ---- good files -------------------------------------------------------------------------
 
     @Test
+    void linuxAccountsThroughPamReplaceTheUsersFile() throws ConfigException {
+        EnclaveConfig c = ConfigLoader.parse("gateway:\n  auth: { pam: enclave, pam_group: enclave-users }\n", "t.yaml");
+        assertThat(c.gateway().auth()).isEqualTo(new GatewayConfig.Auth(null, "enclave", "enclave-users", false));
+        c = ConfigLoader.parse("gateway:\n  auth: { pam: login, pam_allow_root: true }\n", "t.yaml");
+        assertThat(c.gateway().auth()).isEqualTo(new GatewayConfig.Auth(null, "login", null, true));
+    }
+
+    @Test
     void architectureExampleLoadsWithEveryValue() throws ConfigException {
         EnclaveConfig c = ConfigLoader.load(resource("config/good/full.yaml"));
 
@@ -153,7 +161,7 @@ class ConfigLoaderTest {
         assertThat(g.listen()).isEqualTo(new InetSocketAddress("0.0.0.0", 8443));
         assertThat(g.redirectHttp()).isEqualTo(new InetSocketAddress("0.0.0.0", 8080));
         assertThat(g.tls()).isEqualTo(new GatewayConfig.Tls("self-signed", List.of("enclave.example.com"), null, null));
-        assertThat(g.auth()).isEqualTo(new GatewayConfig.Auth("file", Path.of("/var/lib/enclave/users"), null));
+        assertThat(g.auth()).isEqualTo(new GatewayConfig.Auth(Path.of("/var/lib/enclave/users"), null, null, false));
         assertThat(g.lockout()).isEqualTo(new GatewayConfig.Lockout(5, Duration.ofMinutes(10), Duration.ofHours(1)));
         assertThat(g.upstream()).isEqualTo(URI.create("http://10.77.1.2:3000"));
 
