@@ -164,7 +164,10 @@ class EnclaveCliIT {
         "--upstream https://app:3000|must be http://HOST:PORT",
         "--upstream http://127.0.0.1:3000 --tls-cert /nonexistent|go together",
         "--upstream http://127.0.0.1:3000 --listen nowhere|has no port",
-        "--upstream http://127.0.0.1:3000 --listen app.local:8443|not a numeric IP address"})
+        "--upstream http://127.0.0.1:3000 --listen app.local:8443|not a numeric IP address",
+        "--upstream http://127.0.0.1:3000 --pam login --users /tmp/users|give either --users FILE or --pam SERVICE, not both",
+        "--upstream http://127.0.0.1:3000 --pam-group wheel|--pam-group applies to Linux accounts only",
+        "--upstream http://127.0.0.1:3000 --listen 127.0.0.1:0 --pam enclave-no-such-service|/etc/pam.d/enclave-no-such-service does not exist; create it"})
     void badGatewayFlagsExit2WithOneLine(String spec) throws Exception {
         String[] parts = spec.split("\\|");
         java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("gateway", "--state", tmp.toString()));
