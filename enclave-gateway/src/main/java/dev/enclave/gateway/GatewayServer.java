@@ -67,7 +67,7 @@ public final class GatewayServer implements AutoCloseable {
         LockoutTracker lockout = LockoutTracker.open(settings.stateDir(), settings.maxFailures(), settings.failureWindow(),
                 settings.ban(), Clock.systemUTC());
         int cores = Runtime.getRuntime().availableProcessors();
-        // Password checks (argon2id, PAM) never run on an event loop, and at most 'cores' at once with a short
+        // Password hashing never runs on an event loop, and at most 'cores' at once with a short
         // queue behind: a flood of guesses is answered 503 rather than starving everyone else.
         hashing = new ThreadPoolExecutor(cores, cores, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(4 * cores), r -> {
             Thread t = new Thread(r, "enclave-password-hash");

@@ -12,8 +12,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Executor;
+import java.util.concurrent.Future;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -86,6 +90,29 @@ class PamCheckTest {
         assertThat(pamJobs.get()).isEqualTo(1);
         assertThat(login(auth, alice, PASS)).isEqualTo(Outcome.OK);
         assertThat(pamJobs.get()).as("served from the verified-credential cache").isEqualTo(1);
+    }
+
+    @Test
+    void concurrentChecksDoNotInterfere() throws Exception {
+        accounts = LinuxAccounts.create();
+        String alice = accounts.user("a", PASS);
+        String bob = accounts.user("b", PASS + " too");
+        PamCheck check = new PamCheck(new PamCheck.Options(accounts.service(), null, false));
+        check.validate();
+        ThreadPoolExecutor four = new ThreadPoolExecutor(4, 4, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(16));
+        try {
+            List<Future<PasswordCheck.Verdict>> verdicts = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                boolean a = i % 2 == 0;
+                verdicts.add(four.submit(() -> check.check(client, a ? alice : bob, (a ? PASS : PASS + " too").toCharArray(),
+                        Optional.empty())));
+            }
+            for (Future<PasswordCheck.Verdict> v : verdicts) {
+                assertThat(v.get(30, TimeUnit.SECONDS)).isEqualTo(PasswordCheck.Verdict.ACCEPTED);
+            }
+        } finally {
+            four.shutdownNow();
+        }
     }
 
     @Test
