@@ -59,6 +59,15 @@ public final class Authenticator {
         this.audit = audit;
     }
 
+    /**
+     * What a browser session of {@code user} is bound to: the check's {@linkplain
+     * PasswordCheck#cacheVersion cache version} (for the users file, the stored hash, which changes
+     * whenever the password is set again and disappears with the user). Empty for an unknown user.
+     */
+    public Optional<String> credentialOf(String user) throws UserFileException, IOException {
+        return check.cacheVersion(user);
+    }
+
     /** Checks the credentials; {@code password} is wiped when the check is done. */
     public CompletableFuture<Result> authenticate(InetAddress source, String user, char[] password) {
         Optional<Instant> banned = lockout.bannedUntil(source);
@@ -129,6 +138,11 @@ public final class Authenticator {
 
         public Path path() {
             return path;
+        }
+
+        /** Makes the next {@link #current} read the file again (this process just changed it). */
+        public synchronized void forget() {
+            store = null;
         }
 
         public synchronized UserStore current() throws UserFileException, IOException {

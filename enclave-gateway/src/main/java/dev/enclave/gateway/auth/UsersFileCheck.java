@@ -51,6 +51,7 @@ public final class UsersFileCheck implements PasswordCheck {
             String fresh = hasher.hash(password);
             try {
                 UserStore.update(users.path(), s -> s.hashOf(user).filter(old::equals).isPresent() ? s.with(user, fresh) : s);
+                users.forget(); // read at once, so a session made for this login is bound to the new hash
             } catch (UserFileException e) {
                 // The login stands; the rehash waits for the next one.
             }
