@@ -8,7 +8,7 @@ import java.util.List;
 
 /** The {@code gateway:} section (served by the ingress gateway; validated here already). */
 public record GatewayConfig(InetSocketAddress listen, InetSocketAddress redirectHttp, Tls tls, Auth auth,
-                            Lockout lockout, URI upstream) {
+                            Lockout lockout, URI upstream, Session session) {
 
     public record Tls(String mode, List<String> names, Path cert, Path key) {
     }
@@ -22,5 +22,10 @@ public record GatewayConfig(InetSocketAddress listen, InetSocketAddress redirect
     }
 
     public record Lockout(int maxFailures, Duration window, Duration ban) {
+    }
+
+    /** Browser sessions: end after {@code idle} without a request, and {@code absolute} after the login. */
+    public record Session(Duration idle, Duration absolute) {
+        public static final Session DEFAULTS = new Session(Duration.ofHours(8), Duration.ofHours(24));
     }
 }

@@ -142,6 +142,14 @@ class ConfigLoaderTest {
         assertThat(c.egress().allow()).containsExactly(HostPattern.parse("api.llm.test:443"));
     }
 
+    @Test
+    void gatewaySessionTimeoutsAreReadAndEachDefaultsOnItsOwn() throws ConfigException {
+        EnclaveConfig both = ConfigLoader.parse("gateway:\n  session: { idle: 30m, absolute: 12h }\n", "t.yaml");
+        assertThat(both.gateway().session()).isEqualTo(new GatewayConfig.Session(Duration.ofMinutes(30), Duration.ofHours(12)));
+        EnclaveConfig idleOnly = ConfigLoader.parse("gateway:\n  session: { idle: 1h }\n", "t.yaml");
+        assertThat(idleOnly.gateway().session()).isEqualTo(new GatewayConfig.Session(Duration.ofHours(1), Duration.ofHours(24)));
+    }
+
     // ---- good files -------------------------------------------------------------------------
 
     @Test
@@ -164,6 +172,7 @@ class ConfigLoaderTest {
         assertThat(g.auth()).isEqualTo(new GatewayConfig.Auth(Path.of("/var/lib/enclave/users"), null, null, false));
         assertThat(g.lockout()).isEqualTo(new GatewayConfig.Lockout(5, Duration.ofMinutes(10), Duration.ofHours(1)));
         assertThat(g.upstream()).isEqualTo(URI.create("http://10.77.1.2:3000"));
+        assertThat(g.session()).isEqualTo(new GatewayConfig.Session(Duration.ofHours(8), Duration.ofHours(24)));
 
         EgressConfig e = c.egress();
         assertThat(e.listen()).isEqualTo(new InetSocketAddress("10.77.1.1", 3128));
