@@ -26,8 +26,8 @@ import picocli.CommandLine.Option;
  * {@code gateway:} section of {@code -c FILE}.
  */
 @Command(name = "gateway", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Run the ingress gateway: TLS, login (HTTP Basic for now), lockout, and a reverse proxy with",
-                "WebSocket pass-through to the app."})
+        description = {"Run the ingress gateway: TLS, login (a login page and session cookie for browsers, HTTP Basic for",
+                "other clients), lockout, and a reverse proxy with WebSocket pass-through to the app."})
 final class GatewayCommand implements Callable<Integer> {
     @Option(names = "--listen", paramLabel = "ADDR:PORT", description = "HTTPS listen address (default 0.0.0.0:8443).")
     String listen;
@@ -59,7 +59,7 @@ final class GatewayCommand implements Callable<Integer> {
     @Option(names = "--redirect-http", paramLabel = "ADDR:PORT", description = "Also answer plain HTTP here with a redirect to HTTPS.")
     String redirectHttp;
 
-    @Option(names = "--state", paramLabel = "DIR", description = "State directory: certificate, bans (default /var/lib/enclave).")
+    @Option(names = "--state", paramLabel = "DIR", description = "State directory: certificate, bans, sessions (default /var/lib/enclave).")
     Path state;
 
     @Option(names = "--audit", paramLabel = "FILE", description = "Append audit JSON lines here (default: standard output).")
@@ -136,8 +136,10 @@ final class GatewayCommand implements Callable<Integer> {
                 : file != null ? file.redirectHttp() : null;
         GatewayConfig.Lockout lockout = file != null && file.lockout() != null ? file.lockout()
                 : new GatewayConfig.Lockout(5, Duration.ofMinutes(10), Duration.ofHours(1));
+        GatewayConfig.Session session = file != null ? file.session() : GatewayConfig.Session.DEFAULTS;
         return new GatewaySettings(listenAt, redirect, app, usersFile, stateDir, tlsCert, tlsKey, certNames, 32 * 1024,
-                Duration.ofHours(1), lockout.maxFailures(), lockout.window(), lockout.ban(), pamOptions);
+                Duration.ofHours(1), lockout.maxFailures(), lockout.window(), lockout.ban(), pamOptions, session.idle(),
+                session.absolute());
     }
 
     private static InetSocketAddress parse(String flag, String value) {

@@ -4,6 +4,7 @@ import dev.enclave.audit.AuditLog;
 import dev.enclave.gateway.auth.Authenticator;
 import dev.enclave.gateway.auth.LockoutTracker;
 import dev.enclave.gateway.proxy.ProxyHandler;
+import dev.enclave.gateway.session.SessionStore;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
@@ -18,8 +19,9 @@ import java.time.Duration;
 /**
  * The gateway's pipeline, in order: TLS; strict HTTP/1.x decoding (bare LF, NUL, bad header names,
  * CL+TE and oversized heads fail here) and encoding; security headers on every response; the
- * request guard; Basic authentication; the reverse proxy. A source that is banned is dropped
- * before the TLS handshake.
+ * request guard; authentication (session cookie or Basic; the login page for browsers without
+ * either); the gateway's own pages (login form, logout); the reverse proxy. A source that is
+ * banned is dropped before the TLS handshake.
  */
 final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
     static final AttributeKey<String> USER = AttributeKey.valueOf("enclave.user");
@@ -27,18 +29,22 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
     private final SslContext ssl;
     private final Authenticator authenticator;
     private final LockoutTracker lockout;
+    private final SessionStore sessions;
+    private final LoginPage loginPage;
     private final AuditLog audit;
     private final InetSocketAddress upstream;
     private final Class<? extends SocketChannel> channelType;
     private final int maxHeadBytes;
     private final Duration upgradedIdle;
 
-    GatewayInitializer(SslContext ssl, Authenticator authenticator, LockoutTracker lockout, AuditLog audit,
-                       InetSocketAddress upstream, Class<? extends SocketChannel> channelType, int maxHeadBytes,
-                       Duration upgradedIdle) {
+    GatewayInitializer(SslContext ssl, Authenticator authenticator, LockoutTracker lockout, SessionStore sessions,
+                       AuditLog audit, InetSocketAddress upstream, Class<? extends SocketChannel> channelType,
+                       int maxHeadBytes, Duration upgradedIdle) {
         this.ssl = ssl;
         this.authenticator = authenticator;
         this.lockout = lockout;
+        this.sessions = sessions;
+        this.loginPage = new LoginPage(sessions.csrf());
         this.audit = audit;
         this.upstream = upstream;
         this.channelType = channelType;
@@ -66,7 +72,8 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
         p.addLast("encoder", new HttpResponseEncoder());
         p.addLast("headers", SecurityHeadersHandler.INSTANCE);
         p.addLast("guard", new RequestGuardHandler());
-        p.addLast("auth", new BasicAuthHandler(authenticator, audit));
+        p.addLast("auth", new AuthHandler(authenticator, sessions, loginPage, audit));
+        p.addLast("login", new LoginPageHandler(authenticator, sessions, loginPage, audit));
         p.addLast("proxy", new ProxyHandler(upstream, channelType, USER, audit, upgradedIdle));
     }
 }

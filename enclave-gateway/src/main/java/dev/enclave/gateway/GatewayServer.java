@@ -10,6 +10,7 @@ import dev.enclave.gateway.auth.PasswordCheck;
 import dev.enclave.gateway.auth.PasswordHasher;
 import dev.enclave.gateway.auth.UserFileException;
 import dev.enclave.gateway.auth.UsersFileCheck;
+import dev.enclave.gateway.session.SessionStore;
 import dev.enclave.gateway.tls.SelfSignedCertificate;
 import dev.enclave.gateway.tls.TlsContexts;
 import io.netty.bootstrap.ServerBootstrap;
@@ -37,19 +38,27 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Binds the gateway: HTTPS on {@code listen} and, optionally, a plain-HTTP listener that only
- * redirects. Owns the event loops and the bounded password-hashing pool.
+ * redirects. Owns the event loops, the bounded password-hashing pool and the browser sessions.
  */
 public final class GatewayServer implements AutoCloseable {
     private final GatewaySettings settings;
     private final AuditLog audit;
+    private final Clock clock;
     private final List<Channel> listeners = new ArrayList<>();
     private EventLoopGroup loops;
     private ThreadPoolExecutor hashing;
+    private SessionStore sessions;
     private String fingerprint;
 
     public GatewayServer(GatewaySettings settings, AuditLog audit) {
+        this(settings, audit, Clock.systemUTC());
+    }
+
+    /** With {@code clock} for browser sessions (tests move it to reach their timeouts). */
+    GatewayServer(GatewaySettings settings, AuditLog audit, Clock clock) {
         this.settings = settings;
         this.audit = audit;
+        this.clock = clock;
     }
 
     /** Starts; returns the HTTPS address. Errors name the file or address at fault and how to fix it. */
@@ -77,14 +86,22 @@ public final class GatewayServer implements AutoCloseable {
         // PAM shows no password change, so its verified credentials are trusted for a shorter time.
         PasswordCheck check = settings.pam() != null ? new PamCheck(settings.pam())
                 : new UsersFileCheck(new Authenticator.UsersFile(settings.users()), new PasswordHasher());
-        check.validate();
         Authenticator authenticator = new Authenticator(check, lockout,
                 new CredentialCache(settings.pam() != null ? Duration.ofMinutes(1) : Duration.ofMinutes(5), 10_000, Clock.systemUTC()),
                 hashing, audit);
+        try {
+            check.validate();
+            sessions = SessionStore.open(settings.stateDir(), SessionStore.Limits.of(settings.sessionIdle(),
+                    settings.sessionAbsolute()), authenticator::credentialOf, clock, e -> audit.write(
+                    AuditEvent.of("gateway", "error").put("reason", "cannot save sessions: " + e.getMessage())));
+        } catch (UserFileException | IOException e) {
+            close();
+            throw e;
+        }
         loops = new MultiThreadIoEventLoopGroup(cores, NioIoHandler.newFactory());
         InetSocketAddress upstream = new InetSocketAddress(settings.upstream().getHost(),
                 settings.upstream().getPort() > 0 ? settings.upstream().getPort() : 80);
-        Channel https = bind(new GatewayInitializer(ssl, authenticator, lockout, audit, upstream, NioSocketChannel.class,
+        Channel https = bind(new GatewayInitializer(ssl, authenticator, lockout, sessions, audit, upstream, NioSocketChannel.class,
                 settings.maxHeadBytes(), settings.upgradedIdle()), settings.listen());
         InetSocketAddress bound = (InetSocketAddress) https.localAddress();
         if (settings.redirectHttp() != null) {
@@ -135,6 +152,10 @@ public final class GatewayServer implements AutoCloseable {
         }
         if (hashing != null) {
             hashing.shutdownNow();
+        }
+        if (sessions != null) {
+            sessions.close(); // writes the last-seen times of the last minute
+            sessions = null;
         }
     }
 }
