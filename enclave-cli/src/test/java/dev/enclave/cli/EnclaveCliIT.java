@@ -158,6 +158,19 @@ class EnclaveCliIT {
         }
     }
 
+    @Test
+    void gatewayWithACorruptSessionsFileExits2NamingTheFileAndTheFix() throws Exception {
+        Path sessions = tmp.resolve("sessions");
+        Files.writeString(sessions, "garbage\n");
+        Files.setPosixFilePermissions(sessions, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        EnclaveJar.Result r = EnclaveJar.run("gateway", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:9",
+                "--state", tmp.toString(), "--audit", tmp.resolve("gw.log").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err().strip()).isEqualTo("enclave: " + sessions + ":1: not a session line (sha256-of-token user created "
+                + "last-seen credential-stamp, each once); delete the file to end every browser session (users log in again), "
+                + "then start the gateway again");
+    }
+
     @ParameterizedTest(name = "gateway {0} exits 2 with a one-line reason")
     @ValueSource(strings = {
         "--listen 127.0.0.1:0|no upstream",
