@@ -7,8 +7,6 @@ import dev.enclave.gateway.proxy.ProxyHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.AttributeKey;
@@ -17,7 +15,7 @@ import java.time.Duration;
 
 /**
  * The gateway's pipeline, in order: TLS; strict HTTP/1.x decoding (bare LF, NUL, bad header names,
- * CL+TE and oversized heads fail here) and encoding; security headers on every response; the
+ * CL+TE, obs-fold and oversized heads fail here) and encoding; security headers on every response; the
  * request guard; Basic authentication; the reverse proxy. A source that is banned is dropped
  * before the TLS handshake.
  */
@@ -52,17 +50,9 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
             ch.close();
             return;
         }
-        HttpDecoderConfig decoding = new HttpDecoderConfig()
-                .setMaxInitialLineLength(8192)
-                .setMaxHeaderSize(maxHeadBytes)
-                .setMaxChunkSize(64 * 1024)
-                .setValidateHeaders(true)
-                .setStrictLineParsing(true)
-                .setAllowDuplicateContentLengths(false)
-                .setUseRfc9112TransferEncoding(true);
         ChannelPipeline p = ch.pipeline();
         p.addLast("ssl", ssl.newHandler(ch.alloc()));
-        p.addLast("decoder", new HttpRequestDecoder(decoding));
+        p.addLast("decoder", new StrictRequestDecoder(maxHeadBytes));
         p.addLast("encoder", new HttpResponseEncoder());
         p.addLast("headers", SecurityHeadersHandler.INSTANCE);
         p.addLast("guard", new RequestGuardHandler());
