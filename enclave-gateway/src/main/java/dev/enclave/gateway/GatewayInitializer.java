@@ -12,6 +12,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.util.AttributeKey;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.function.Supplier;
 
 /**
  * The gateway's pipeline, in order: TLS; strict HTTP/1.x decoding (bare LF, NUL, bad header names,
@@ -22,7 +23,7 @@ import java.time.Duration;
 final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
     static final AttributeKey<String> USER = AttributeKey.valueOf("enclave.user");
 
-    private final SslContext ssl;
+    private final Supplier<SslContext> ssl;
     private final Authenticator authenticator;
     private final LockoutTracker lockout;
     private final AuditLog audit;
@@ -31,7 +32,7 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
     private final int maxHeadBytes;
     private final Duration upgradedIdle;
 
-    GatewayInitializer(SslContext ssl, Authenticator authenticator, LockoutTracker lockout, AuditLog audit,
+    GatewayInitializer(Supplier<SslContext> ssl, Authenticator authenticator, LockoutTracker lockout, AuditLog audit,
                        InetSocketAddress upstream, Class<? extends SocketChannel> channelType, int maxHeadBytes,
                        Duration upgradedIdle) {
         this.ssl = ssl;
@@ -51,7 +52,7 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
             return;
         }
         ChannelPipeline p = ch.pipeline();
-        p.addLast("ssl", ssl.newHandler(ch.alloc()));
+        p.addLast("ssl", ssl.get().newHandler(ch.alloc())); // the newest certificate, see ReloadingTlsContext
         p.addLast("decoder", new StrictRequestDecoder(maxHeadBytes));
         p.addLast("encoder", new HttpResponseEncoder());
         p.addLast("headers", SecurityHeadersHandler.INSTANCE);
