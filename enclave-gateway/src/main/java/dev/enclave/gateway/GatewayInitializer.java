@@ -4,14 +4,13 @@ import dev.enclave.audit.AuditLog;
 import dev.enclave.gateway.auth.Authenticator;
 import dev.enclave.gateway.auth.LockoutTracker;
 import dev.enclave.gateway.proxy.ProxyHandler;
+import dev.enclave.gateway.proxy.UpstreamPool;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.AttributeKey;
-import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.function.Supplier;
 
 /**
@@ -27,22 +26,17 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
     private final Authenticator authenticator;
     private final LockoutTracker lockout;
     private final AuditLog audit;
-    private final InetSocketAddress upstream;
-    private final Class<? extends SocketChannel> channelType;
+    private final UpstreamPool upstreams;
     private final int maxHeadBytes;
-    private final Duration upgradedIdle;
 
     GatewayInitializer(Supplier<SslContext> ssl, Authenticator authenticator, LockoutTracker lockout, AuditLog audit,
-                       InetSocketAddress upstream, Class<? extends SocketChannel> channelType, int maxHeadBytes,
-                       Duration upgradedIdle) {
+                       UpstreamPool upstreams, int maxHeadBytes) {
         this.ssl = ssl;
         this.authenticator = authenticator;
         this.lockout = lockout;
         this.audit = audit;
-        this.upstream = upstream;
-        this.channelType = channelType;
+        this.upstreams = upstreams;
         this.maxHeadBytes = maxHeadBytes;
-        this.upgradedIdle = upgradedIdle;
     }
 
     @Override
@@ -58,6 +52,6 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
         p.addLast("headers", SecurityHeadersHandler.INSTANCE);
         p.addLast("guard", new RequestGuardHandler());
         p.addLast("auth", new BasicAuthHandler(authenticator, audit));
-        p.addLast("proxy", new ProxyHandler(upstream, channelType, USER, audit, upgradedIdle));
+        p.addLast("proxy", new ProxyHandler(upstreams, USER));
     }
 }

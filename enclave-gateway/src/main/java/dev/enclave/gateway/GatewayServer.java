@@ -7,6 +7,7 @@ import dev.enclave.gateway.auth.CredentialCache;
 import dev.enclave.gateway.auth.LockoutTracker;
 import dev.enclave.gateway.auth.PasswordHasher;
 import dev.enclave.gateway.auth.UserFileException;
+import dev.enclave.gateway.proxy.UpstreamPool;
 import dev.enclave.gateway.tls.SelfSignedCertificate;
 import dev.enclave.gateway.tls.ReloadingTlsContext;
 import io.netty.bootstrap.ServerBootstrap;
@@ -87,8 +88,10 @@ public final class GatewayServer implements AutoCloseable {
         loops = new MultiThreadIoEventLoopGroup(cores, NioIoHandler.newFactory());
         InetSocketAddress upstream = new InetSocketAddress(settings.upstream().getHost(),
                 settings.upstream().getPort() > 0 ? settings.upstream().getPort() : 80);
-        Channel https = bind(new GatewayInitializer(tls, authenticator, lockout, audit, upstream, NioSocketChannel.class,
-                settings.maxHeadBytes(), settings.upgradedIdle()), settings.listen());
+        UpstreamPool upstreams = new UpstreamPool(upstream, NioSocketChannel.class, audit, settings.upgradedIdle(),
+                UpstreamPool.DEFAULT_MAX_IDLE_PER_LOOP, UpstreamPool.DEFAULT_IDLE_TIMEOUT);
+        Channel https = bind(new GatewayInitializer(tls, authenticator, lockout, audit, upstreams, settings.maxHeadBytes()),
+                settings.listen());
         InetSocketAddress bound = (InetSocketAddress) https.localAddress();
         if (settings.redirectHttp() != null) {
             bind(new ChannelInitializer<SocketChannel>() {
