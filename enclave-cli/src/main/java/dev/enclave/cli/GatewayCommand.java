@@ -47,7 +47,8 @@ final class GatewayCommand implements Callable<Integer> {
     @Option(names = "--pam-allow-root", description = "With --pam: let accounts with uid 0 log in (refused otherwise).")
     boolean pamAllowRoot;
 
-    @Option(names = "--tls-cert", paramLabel = "FILE", description = "PEM certificate chain; without it a self-signed one is made in STATE/tls.")
+    @Option(names = "--tls-cert", paramLabel = "FILE", description = {"PEM certificate chain; without it a self-signed one is made in STATE/tls.",
+            "Either is reloaded when its files change or on SIGHUP; a bad new pair is refused and the old one kept."})
     Path tlsCert;
 
     @Option(names = "--tls-key", paramLabel = "FILE", description = "PEM (PKCS#8) key for --tls-cert.")
@@ -88,6 +89,11 @@ final class GatewayCommand implements Callable<Integer> {
         if (server.fingerprint() != null) {
             System.err.println("enclave gateway: self-signed certificate " + settings.stateDir().resolve("tls/cert.pem")
                     + ", SHA-256 " + server.fingerprint() + " (compare with what your browser shows)");
+        }
+        try {
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> server.reloadTls());
+        } catch (IllegalArgumentException e) {
+            System.err.println("enclave gateway: SIGHUP not available here; the certificate is reloaded on file change only");
         }
         if (settings.pam() != null) {
             PamStartup.announce(settings.pam());

@@ -120,7 +120,7 @@ class BrowserLoginTest {
         GatewayServer g = new GatewayServer(new GatewaySettings(new InetSocketAddress("127.0.0.1", 0), null,
                 URI.create("http://127.0.0.1:" + app.getAddress().getPort()), state.resolve("users"), state, null, null,
                 List.of("gw.test"), 16 * 1024, Duration.ofSeconds(30), 3, Duration.ofMinutes(10), Duration.ofHours(1),
-                null, Duration.ofHours(8), Duration.ofHours(24)), audit, clock);
+                null, Duration.ofHours(8), Duration.ofHours(24)), audit, System.err::println, clock);
         address = g.start();
         return g;
     }
