@@ -8,14 +8,24 @@ import java.util.List;
 
 /** The {@code gateway:} section (served by the ingress gateway; validated here already). */
 public record GatewayConfig(InetSocketAddress listen, InetSocketAddress redirectHttp, Tls tls, Auth auth,
-                            Lockout lockout, URI upstream) {
+                            Lockout lockout, URI upstream, Session session) {
 
     public record Tls(String mode, List<String> names, Path cert, Path key) {
     }
 
-    public record Auth(String mode, Path users, String service) {
+    /**
+     * Who may log in: a users file ({@code users}), or Linux accounts through the PAM service
+     * {@code pam} (never both), optionally only members of {@code pamGroup}; accounts with uid 0
+     * only with {@code pamAllowRoot}.
+     */
+    public record Auth(Path users, String pam, String pamGroup, boolean pamAllowRoot) {
     }
 
     public record Lockout(int maxFailures, Duration window, Duration ban) {
+    }
+
+    /** Browser sessions: end after {@code idle} without a request, and {@code absolute} after the login. */
+    public record Session(Duration idle, Duration absolute) {
+        public static final Session DEFAULTS = new Session(Duration.ofHours(8), Duration.ofHours(24));
     }
 }

@@ -2,7 +2,9 @@ package dev.enclave.gateway;
 
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import dev.enclave.gateway.proxy.ExchangeDone;
 import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
@@ -19,10 +21,14 @@ import java.util.List;
  * Transfer-Encoding whose last coding is not chunked, bare CR/LF, NUL and invalid header names;
  * this handler turns those failures into 400/431 and adds: exactly one Host on HTTP/1.1, no
  * absolute-form target naming another authority, HTTP/1.0 and 1.1 only. A refused request
- * closes the connection and never reaches the upstream.
+ * closes the connection and never reaches the upstream. A refused request pipelined behind
+ * accepted ones is answered after their responses, so every answer still matches its request.
  */
 final class RequestGuardHandler extends ChannelInboundHandlerAdapter {
     private boolean refused;
+    /** Requests passed on whose responses are not complete yet. */
+    private int outstanding;
+    private FullHttpResponse deferred;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -37,16 +43,45 @@ final class RequestGuardHandler extends ChannelInboundHandlerAdapter {
                 ReferenceCountUtil.release(msg);
                 HttpResponseStatus status = req.decoderResult().cause() instanceof TooLongFrameException
                         ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE : HttpResponseStatus.BAD_REQUEST;
-                Responses.sendAndClose(ctx, Responses.text(status, "enclave gateway: " + why));
+                answer(ctx, Responses.text(status, "enclave gateway: " + why));
                 return;
             }
+            outstanding++;
         } else if (msg instanceof HttpContent c && c.decoderResult().isFailure()) {
             refused = true;
             ReferenceCountUtil.release(msg);
-            Responses.sendAndClose(ctx, Responses.text(HttpResponseStatus.BAD_REQUEST, "enclave gateway: malformed body"));
+            answer(ctx, Responses.text(HttpResponseStatus.BAD_REQUEST, "enclave gateway: malformed body"));
             return;
         }
         ctx.fireChannelRead(msg);
+    }
+
+    /** Sends the refusal now, or once the responses to the requests before it are complete. */
+    private void answer(ChannelHandlerContext ctx, FullHttpResponse refusal) {
+        if (outstanding == 0) {
+            Responses.sendAndClose(ctx, refusal);
+            return;
+        }
+        deferred = refusal;
+        ctx.channel().config().setAutoRead(false);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ExchangeDone && outstanding > 0 && --outstanding == 0 && deferred != null) {
+            FullHttpResponse r = deferred;
+            deferred = null;
+            Responses.sendAndClose(ctx, r);
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (deferred != null) {
+            deferred.release();
+            deferred = null;
+        }
     }
 
     static String check(HttpRequest req) {
