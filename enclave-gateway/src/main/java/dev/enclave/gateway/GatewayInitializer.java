@@ -12,6 +12,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.AttributeKey;
+import java.time.Duration;
 import java.util.function.Supplier;
 
 /**
@@ -32,9 +33,10 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
     private final AuditLog audit;
     private final UpstreamPool upstreams;
     private final int maxHeadBytes;
+    private final Duration clientIdle;
 
     GatewayInitializer(Supplier<SslContext> ssl, Authenticator authenticator, LockoutTracker lockout, SessionStore sessions,
-                       AuditLog audit, UpstreamPool upstreams, int maxHeadBytes) {
+                       AuditLog audit, UpstreamPool upstreams, int maxHeadBytes, Duration clientIdle) {
         this.ssl = ssl;
         this.authenticator = authenticator;
         this.lockout = lockout;
@@ -43,6 +45,7 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
         this.audit = audit;
         this.upstreams = upstreams;
         this.maxHeadBytes = maxHeadBytes;
+        this.clientIdle = clientIdle;
     }
 
     @Override
@@ -55,6 +58,7 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
         p.addLast("ssl", ssl.get().newHandler(ch.alloc())); // the newest certificate, see ReloadingTlsContext
         p.addLast("decoder", new StrictRequestDecoder(maxHeadBytes));
         p.addLast("encoder", new HttpResponseEncoder());
+        p.addLast("clientIdle", new ClientIdleHandler(clientIdle)); // behind the codec: counts requests and responses
         p.addLast("headers", SecurityHeadersHandler.INSTANCE);
         p.addLast("guard", new RequestGuardHandler());
         p.addLast("auth", new AuthHandler(authenticator, sessions, loginPage, audit));
