@@ -60,7 +60,7 @@ final class ChatLikeApp implements AutoCloseable {
 
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Channel server;
-    /** "METHOD URI | Cookie: … | X-Forwarded-User: …" for each page request. */
+    /** "METHOD URI | Cookie: … | Authorization: … | X-Forwarded-User: …" for each page request. */
     final List<String> pageRequests = new CopyOnWriteArrayList<>();
 
     ChatLikeApp() throws InterruptedException {
@@ -93,6 +93,12 @@ final class ChatLikeApp implements AutoCloseable {
     private final class PageHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+            if (req.uri().equals("/favicon.ico")) { // asked for by the browser itself; not a page
+                FullHttpResponse none = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NOT_FOUND);
+                none.headers().set(HttpHeaderNames.CONTENT_LENGTH, 0);
+                ctx.writeAndFlush(none);
+                return;
+            }
             String user = req.headers().get("X-Forwarded-User", "");
             pageRequests.add(req.method() + " " + req.uri() + " | Cookie: " + req.headers().get(HttpHeaderNames.COOKIE, "")
                     + " | Authorization: " + req.headers().get(HttpHeaderNames.AUTHORIZATION, "")
