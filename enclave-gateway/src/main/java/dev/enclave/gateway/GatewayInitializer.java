@@ -34,9 +34,11 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
     private final UpstreamPool upstreams;
     private final int maxHeadBytes;
     private final Duration clientIdle;
+    private final Duration sessionRecheck;
 
     GatewayInitializer(Supplier<SslContext> ssl, Authenticator authenticator, LockoutTracker lockout, SessionStore sessions,
-                       AuditLog audit, UpstreamPool upstreams, int maxHeadBytes, Duration clientIdle) {
+                       AuditLog audit, UpstreamPool upstreams, int maxHeadBytes, Duration clientIdle,
+                       Duration sessionRecheck) {
         this.ssl = ssl;
         this.authenticator = authenticator;
         this.lockout = lockout;
@@ -46,6 +48,7 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
         this.upstreams = upstreams;
         this.maxHeadBytes = maxHeadBytes;
         this.clientIdle = clientIdle;
+        this.sessionRecheck = sessionRecheck;
     }
 
     @Override
@@ -61,7 +64,7 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
         p.addLast("clientIdle", new ClientIdleHandler(clientIdle)); // behind the codec: counts requests and responses
         p.addLast("headers", SecurityHeadersHandler.INSTANCE);
         p.addLast("guard", new RequestGuardHandler());
-        p.addLast("auth", new AuthHandler(authenticator, sessions, loginPage, audit));
+        p.addLast("auth", new AuthHandler(authenticator, sessions, loginPage, audit, sessionRecheck));
         p.addLast("login", new LoginPageHandler(authenticator, sessions, loginPage, audit));
         p.addLast("proxy", new ProxyHandler(upstreams, USER));
     }

@@ -115,7 +115,7 @@ public final class GatewayServer implements AutoCloseable {
         UpstreamPool upstreams = new UpstreamPool(upstream, NioSocketChannel.class, audit, settings.upgradedIdle(),
                 UpstreamPool.DEFAULT_MAX_IDLE_PER_LOOP, UpstreamPool.DEFAULT_IDLE_TIMEOUT);
         Channel https = bind(new GatewayInitializer(tls, authenticator, lockout, sessions, audit, upstreams, settings.maxHeadBytes(),
-                settings.clientIdle()),
+                settings.clientIdle(), settings.sessionRecheck()),
                 settings.listen());
         InetSocketAddress bound = (InetSocketAddress) https.localAddress();
         if (settings.redirectHttp() != null) {

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
 import org.openqa.selenium.Cookie;
 import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.WindowType;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.support.ui.ExpectedConditions;
 import org.openqa.selenium.support.ui.WebDriverWait;
@@ -56,7 +57,8 @@ class ChromiumLoginTest {
         audit = AuditLog.open(state.resolve("audit.log"));
         gateway = new GatewayServer(new GatewaySettings(new InetSocketAddress("127.0.0.1", 0), null,
                 URI.create("http://127.0.0.1:" + app.port()), state.resolve("users"), state, null, null, List.of("localhost"),
-                16 * 1024, webSocketIdle, 5, Duration.ofMinutes(10), Duration.ofHours(1)).withClientIdle(HTTP_IDLE), audit);
+                16 * 1024, webSocketIdle, 5, Duration.ofMinutes(10), Duration.ofHours(1)).withClientIdle(HTTP_IDLE)
+                .withSessionRecheck(Duration.ofSeconds(1)), audit);
         int port = gateway.start().getPort();
         base = "https://localhost:" + port;
         X509Certificate cert;
@@ -147,13 +149,33 @@ class ChromiumLoginTest {
     @Test
     void aWebSocketIdleLongerThanItsOwnTimeoutIsClosed() throws Exception {
         start(Duration.ofSeconds(3));
-        browser.get(base + "/");
-        browser.findElement(By.id("user")).sendKeys("alice");
-        browser.findElement(By.id("password")).sendKeys(PASS);
-        browser.findElement(By.id("login")).click();
+        logIn("/");
         waitFor().until(ExpectedConditions.textToBe(By.id("state"), "open"));
         new WebDriverWait(browser, Duration.ofSeconds(15))
                 .until(ExpectedConditions.textToBePresentInElementLocated(By.id("state"), "closed"));
+    }
+
+    @Test
+    void loggingOutInOneTabClosesTheWebSocketOpenInAnother() throws Exception {
+        start(Duration.ofSeconds(30));
+        logIn("/chat");
+        waitFor().until(ExpectedConditions.textToBe(By.id("state"), "open"));
+        String chat = browser.getWindowHandle();
+
+        browser.switchTo().newWindow(WindowType.TAB);
+        browser.get(base + "/logout");
+        waitFor().until(ExpectedConditions.titleIs("Enclave: log in"));
+
+        browser.switchTo().window(chat);
+        waitFor().until(ExpectedConditions.textToBePresentInElementLocated(By.id("state"), "closed"));
+        assertThat(Files.readString(state.resolve("audit.log"))).contains("\"event\":\"session_ended\"");
+    }
+
+    private void logIn(String path) {
+        browser.get(base + path);
+        browser.findElement(By.id("user")).sendKeys("alice");
+        browser.findElement(By.id("password")).sendKeys(PASS);
+        browser.findElement(By.id("login")).click();
     }
 
     private void say(String text) {
