@@ -136,6 +136,12 @@ final class GatewayCommand implements Callable<Integer> {
         if ((tlsCert == null) != (tlsKey == null)) {
             throw UserError.usage("--tls-cert and --tls-key go together; give both, or neither for a self-signed certificate");
         }
+        Path certFile = tlsCert;
+        Path keyFile = tlsKey;
+        if (certFile == null && file != null && file.tls() != null && file.tls().cert() != null) {
+            certFile = file.tls().cert(); // mode: files (the loader made sure both are there)
+            keyFile = file.tls().key();
+        }
         List<String> certNames = names != null ? names
                 : file != null && file.tls() != null ? file.tls().names() : new ArrayList<>();
         InetSocketAddress redirect = redirectHttp != null ? parse("--redirect-http", redirectHttp)
@@ -143,9 +149,10 @@ final class GatewayCommand implements Callable<Integer> {
         GatewayConfig.Lockout lockout = file != null && file.lockout() != null ? file.lockout()
                 : new GatewayConfig.Lockout(5, Duration.ofMinutes(10), Duration.ofHours(1));
         GatewayConfig.Session session = file != null ? file.session() : GatewayConfig.Session.DEFAULTS;
-        return new GatewaySettings(listenAt, redirect, app, usersFile, stateDir, tlsCert, tlsKey, certNames, 32 * 1024,
-                Duration.ofHours(1), lockout.maxFailures(), lockout.window(), lockout.ban(), pamOptions, session.idle(),
-                session.absolute());
+        GatewayConfig.Limits limits = file != null ? file.limits() : GatewayConfig.Limits.DEFAULTS;
+        return new GatewaySettings(listenAt, redirect, app, usersFile, stateDir, certFile, keyFile, certNames,
+                limits.maxHeadBytes(), limits.websocketIdle(), lockout.maxFailures(), lockout.window(), lockout.ban(),
+                pamOptions, session.idle(), session.absolute()).withClientIdle(limits.clientIdle());
     }
 
     private static InetSocketAddress parse(String flag, String value) {

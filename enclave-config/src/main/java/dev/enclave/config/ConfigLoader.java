@@ -43,7 +43,8 @@ public final class ConfigLoader {
     private static final Set<String> LIMITS = keys("max_head", "head_timeout", "connect_timeout", "idle_timeout",
             "max_connections");
     private static final Set<String> GATEWAY = keys("listen", "redirect_http", "tls", "auth", "lockout", "upstream",
-            "session");
+            "session", "limits");
+    private static final Set<String> GATEWAY_LIMITS = keys("max_head", "client_idle", "websocket_idle");
     private static final Set<String> TLS = keys("mode", "names", "cert", "key");
     private static final Set<String> AUTH = keys("users", "pam", "pam_group", "pam_allow_root");
     private static final Set<String> LOCKOUT = keys("max_failures", "window", "ban");
@@ -163,6 +164,9 @@ public final class ConfigLoader {
         YamlSection tls = s.section("tls", TLS);
         YamlSection auth = s.section("auth", AUTH);
         YamlSection lockout = s.section("lockout", LOCKOUT);
+        if (tls != null) {
+            tlsFiles(tls);
+        }
         return new GatewayConfig(
                 s.value("listen", ConfigValues::socketAddress, new InetSocketAddress("0.0.0.0", 8443)),
                 s.value("redirect_http", ConfigValues::socketAddress, null),
@@ -176,8 +180,40 @@ public final class ConfigLoader {
                         lockout.value("max_failures", bounded(Long::parseLong, 1, 1000, "1", "1000"), 5L).intValue(),
                         lockout.value("window", positive(), Duration.ofMinutes(10)),
                         lockout.value("ban", positive(), Duration.ofHours(1))),
-                s.value("upstream", url("http", "https"), null),
-                session(s.section("session", SESSION)));
+                s.value("upstream", url("http"), null),
+                session(s.section("session", SESSION)),
+                gatewayLimits(s.section("limits", GATEWAY_LIMITS)));
+    }
+
+    /** {@code mode: files} needs both files; the files mean nothing in the other modes. */
+    private static void tlsFiles(YamlSection tls) {
+        String mode = tls.value("mode", oneOf("self-signed", "files", "acme"), "self-signed");
+        if (mode.equals("acme")) {
+            tls.problemAt("mode", "acme is not available yet; use self-signed, or files with cert and key from your CA");
+        } else if (mode.equals("files")) {
+            for (String needed : List.of("cert", "key")) {
+                if (!tls.has(needed)) {
+                    tls.problemAt("mode", "mode files needs both cert and key (PEM files); add " + needed + ": /path/to/" + needed + ".pem");
+                }
+            }
+        } else {
+            for (String file : List.of("cert", "key")) {
+                if (tls.has(file)) {
+                    tls.problemAt(file, "is used only with mode: files; add mode: files, or remove " + file + " for a self-signed certificate");
+                }
+            }
+        }
+    }
+
+    private static GatewayConfig.Limits gatewayLimits(YamlSection s) {
+        GatewayConfig.Limits d = GatewayConfig.Limits.DEFAULTS;
+        if (s == null) {
+            return d;
+        }
+        return new GatewayConfig.Limits(
+                s.value("max_head", bounded(ConfigValues::size, 1024, 1024 * 1024, "1KiB", "1MiB"), (long) d.maxHeadBytes()).intValue(),
+                s.value("client_idle", positive(), d.clientIdle()),
+                s.value("websocket_idle", positive(), d.websocketIdle()));
     }
 
     private static GatewayConfig.Session session(YamlSection s) {

@@ -161,6 +161,16 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void gatewayTlsFromFilesAndDefaultLimits(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("enclave.yaml");
+        Files.writeString(f, "gateway:\n  tls: { mode: files, cert: /etc/enclave/cert.pem, key: /etc/enclave/key.pem }\n");
+        GatewayConfig g = ConfigLoader.load(f).gateway();
+        assertThat(g.tls()).isEqualTo(new GatewayConfig.Tls("files", List.of(), Path.of("/etc/enclave/cert.pem"),
+                Path.of("/etc/enclave/key.pem")));
+        assertThat(g.limits()).isEqualTo(GatewayConfig.Limits.DEFAULTS);
+    }
+
+    @Test
     void architectureExampleLoadsWithEveryValue() throws ConfigException {
         EnclaveConfig c = ConfigLoader.load(resource("config/good/full.yaml"));
 
@@ -173,6 +183,7 @@ class ConfigLoaderTest {
         assertThat(g.lockout()).isEqualTo(new GatewayConfig.Lockout(5, Duration.ofMinutes(10), Duration.ofHours(1)));
         assertThat(g.upstream()).isEqualTo(URI.create("http://10.77.1.2:3000"));
         assertThat(g.session()).isEqualTo(new GatewayConfig.Session(Duration.ofHours(8), Duration.ofHours(24)));
+        assertThat(g.limits()).isEqualTo(new GatewayConfig.Limits(16 * 1024, Duration.ofSeconds(45), Duration.ofHours(2)));
 
         EgressConfig e = c.egress();
         assertThat(e.listen()).isEqualTo(new InetSocketAddress("10.77.1.1", 3128));

@@ -19,6 +19,7 @@ import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
@@ -53,13 +54,16 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
     private final SessionStore sessions;
     private final LoginPage loginPage;
     private final AuditLog audit;
+    private final Duration sessionRecheck;
     private final List<Object> held = new ArrayList<>();
     private boolean pending;
     private boolean inFlight;
     private boolean refused;
 
-    AuthHandler(Authenticator authenticator, SessionStore sessions, LoginPage loginPage, AuditLog audit) {
+    AuthHandler(Authenticator authenticator, SessionStore sessions, LoginPage loginPage, AuditLog audit,
+                Duration sessionRecheck) {
         this.authenticator = authenticator;
+        this.sessionRecheck = sessionRecheck;
         this.sessions = sessions;
         this.loginPage = loginPage;
         this.audit = audit;
@@ -92,12 +96,24 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         List<String> cookies = GatewayCookies.values(req.headers(), GatewayCookies.SESSION);
-        Optional<Session> session = cookies.stream().map(sessions::find).flatMap(Optional::stream).findFirst();
+        Optional<Session> session = Optional.empty();
+        String token = null;
+        for (String candidate : cookies) {
+            session = sessions.find(candidate);
+            if (session.isPresent()) {
+                token = candidate;
+                break;
+            }
+        }
         GatewayCookies.removeOurs(req.headers());
         String header = req.headers().get(HttpHeaderNames.AUTHORIZATION);
         req.headers().remove(HttpHeaderNames.AUTHORIZATION);
         if (session.isPresent()) {
             ctx.channel().attr(GatewayInitializer.USER).set(session.get().user());
+            if (req.headers().contains(HttpHeaderNames.UPGRADE)) {
+                // After the upgrade no request comes to be checked: watch the session instead.
+                SessionWatch.start(ctx.channel(), sessions, token, session.get().user(), sessionRecheck, audit);
+            }
             inFlight = true;
             ctx.fireChannelRead(req);
             return;

@@ -11,6 +11,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
@@ -18,6 +19,7 @@ import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.AttributeKey;
+import java.time.Duration;
 import java.util.function.Supplier;
 
 /**
@@ -41,9 +43,12 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
     private final AuditLog audit;
     private final UpstreamPool upstreams;
     private final int maxHeadBytes;
+    private final Duration clientIdle;
+    private final Duration sessionRecheck;
 
     GatewayInitializer(Supplier<SslContext> ssl, Authenticator authenticator, LockoutTracker lockout, SessionStore sessions,
-                       AuditLog audit, UpstreamPool upstreams, int maxHeadBytes) {
+                       AuditLog audit, UpstreamPool upstreams, int maxHeadBytes, Duration clientIdle,
+                       Duration sessionRecheck) {
         this.ssl = ssl;
         this.authenticator = authenticator;
         this.lockout = lockout;
@@ -52,6 +57,8 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
         this.audit = audit;
         this.upstreams = upstreams;
         this.maxHeadBytes = maxHeadBytes;
+        this.clientIdle = clientIdle;
+        this.sessionRecheck = sessionRecheck;
     }
 
     @Override
@@ -72,7 +79,7 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
     private void addRequestHandlers(ChannelPipeline p) {
         p.addLast("headers", SecurityHeadersHandler.INSTANCE);
         p.addLast("guard", new RequestGuardHandler());
-        p.addLast("auth", new AuthHandler(authenticator, sessions, loginPage, audit));
+        p.addLast("auth", new AuthHandler(authenticator, sessions, loginPage, audit, sessionRecheck));
         p.addLast("login", new LoginPageHandler(authenticator, sessions, loginPage, audit));
         p.addLast("proxy", new ProxyHandler(upstreams, USER));
     }
@@ -87,7 +94,9 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
         protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
             ChannelPipeline p = ctx.pipeline();
             if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
-                p.addLast("h2", Http2Streams.frameCodec(maxHeadBytes));
+                Http2FrameCodec codec = Http2Streams.frameCodec(maxHeadBytes);
+                p.addLast("h2", codec);
+                p.addLast("h2-idle", new Http2IdleHandler(clientIdle, codec)); // sees the frames the client sends
                 p.addLast("streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                     @Override
                     protected void initChannel(Http2StreamChannel stream) {
@@ -101,6 +110,7 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
             // Strict HTTP/1.x parsing: bare LF, NUL, bad header names, CL+TE, obs-fold and oversized heads fail here.
             p.addLast("decoder", new StrictRequestDecoder(maxHeadBytes));
             p.addLast("encoder", new HttpResponseEncoder());
+            p.addLast("clientIdle", new ClientIdleHandler(clientIdle)); // behind the codec: counts requests and responses
             addRequestHandlers(p);
         }
     }

@@ -114,7 +114,8 @@ public final class GatewayServer implements AutoCloseable {
                 settings.upstream().getPort() > 0 ? settings.upstream().getPort() : 80);
         UpstreamPool upstreams = new UpstreamPool(upstream, NioSocketChannel.class, audit, settings.upgradedIdle(),
                 UpstreamPool.DEFAULT_MAX_IDLE_PER_LOOP, UpstreamPool.DEFAULT_IDLE_TIMEOUT);
-        Channel https = bind(new GatewayInitializer(tls, authenticator, lockout, sessions, audit, upstreams, settings.maxHeadBytes()),
+        Channel https = bind(new GatewayInitializer(tls, authenticator, lockout, sessions, audit, upstreams, settings.maxHeadBytes(),
+                settings.clientIdle(), settings.sessionRecheck()),
                 settings.listen());
         InetSocketAddress bound = (InetSocketAddress) https.localAddress();
         if (settings.redirectHttp() != null) {

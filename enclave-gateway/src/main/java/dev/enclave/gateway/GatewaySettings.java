@@ -12,17 +12,47 @@ import java.util.List;
  * certificate in {@code stateDir} for {@code names} and the listen address. {@code pam} null
  * means users come from the {@code users} file; otherwise they are Linux accounts through PAM
  * and {@code users} is not read. A browser session ends after {@code sessionIdle} without a
- * request, and {@code sessionAbsolute} after its login.
+ * request, and {@code sessionAbsolute} after its login. An HTTP connection is closed when its
+ * client stays silent for {@code clientIdle} while it is the client's turn (see
+ * {@code ClientIdleHandler}). An open WebSocket's browser session is checked again every
+ * {@code sessionRecheck} and the socket closed when the session has ended.
  */
 public record GatewaySettings(InetSocketAddress listen, InetSocketAddress redirectHttp, URI upstream, Path users,
                               Path stateDir, Path tlsCert, Path tlsKey, List<String> names, int maxHeadBytes,
                               Duration upgradedIdle, int maxFailures, Duration failureWindow, Duration ban,
-                              PamCheck.Options pam, Duration sessionIdle, Duration sessionAbsolute) {
+                              PamCheck.Options pam, Duration sessionIdle, Duration sessionAbsolute,
+                              Duration clientIdle, Duration sessionRecheck) {
     public static final Duration DEFAULT_SESSION_IDLE = Duration.ofHours(8);
     public static final Duration DEFAULT_SESSION_ABSOLUTE = Duration.ofHours(24);
+    /** As nginx's {@code client_header_timeout}/{@code client_body_timeout} (60 s). */
+    public static final Duration DEFAULT_CLIENT_IDLE = Duration.ofSeconds(60);
+    /** How soon an open WebSocket notices that its browser session ended. */
+    public static final Duration DEFAULT_SESSION_RECHECK = Duration.ofSeconds(10);
 
     public GatewaySettings {
         names = List.copyOf(names);
+    }
+
+    /** With the default client idle timeout (60 s). */
+    public GatewaySettings(InetSocketAddress listen, InetSocketAddress redirectHttp, URI upstream, Path users,
+                           Path stateDir, Path tlsCert, Path tlsKey, List<String> names, int maxHeadBytes,
+                           Duration upgradedIdle, int maxFailures, Duration failureWindow, Duration ban,
+                           PamCheck.Options pam, Duration sessionIdle, Duration sessionAbsolute) {
+        this(listen, redirectHttp, upstream, users, stateDir, tlsCert, tlsKey, names, maxHeadBytes, upgradedIdle,
+                maxFailures, failureWindow, ban, pam, sessionIdle, sessionAbsolute, DEFAULT_CLIENT_IDLE,
+                DEFAULT_SESSION_RECHECK);
+    }
+
+    /** These settings with another client idle timeout. */
+    public GatewaySettings withClientIdle(Duration idle) {
+        return new GatewaySettings(listen, redirectHttp, upstream, users, stateDir, tlsCert, tlsKey, names, maxHeadBytes,
+                upgradedIdle, maxFailures, failureWindow, ban, pam, sessionIdle, sessionAbsolute, idle, sessionRecheck);
+    }
+
+    /** These settings with another interval for re-checking the session of an open WebSocket. */
+    public GatewaySettings withSessionRecheck(Duration every) {
+        return new GatewaySettings(listen, redirectHttp, upstream, users, stateDir, tlsCert, tlsKey, names, maxHeadBytes,
+                upgradedIdle, maxFailures, failureWindow, ban, pam, sessionIdle, sessionAbsolute, clientIdle, every);
     }
 
     /** With the default session timeouts (8 h idle, 24 h absolute). */

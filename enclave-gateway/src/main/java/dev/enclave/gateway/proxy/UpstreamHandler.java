@@ -165,7 +165,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         ChannelPipeline cp = client.pipeline();
         cp.addLast("idle", new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS));
         cp.addLast("relay", new RawRelayHandler(ctx.channel()));
-        for (String name : List.of("decoder", "encoder", "guard", "auth", "login", "proxy")) {
+        for (String name : List.of("decoder", "encoder", "clientIdle", "guard", "auth", "login", "proxy")) {
             if (cp.get(name) != null) {
                 cp.remove(name);
             }
