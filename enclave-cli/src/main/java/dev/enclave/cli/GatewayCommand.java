@@ -8,6 +8,7 @@ import dev.enclave.config.EnclaveConfig;
 import dev.enclave.config.GatewayConfig;
 import dev.enclave.gateway.GatewayServer;
 import dev.enclave.gateway.GatewaySettings;
+import dev.enclave.gateway.auth.NftablesBans;
 import dev.enclave.gateway.auth.PamCheck;
 import dev.enclave.gateway.auth.UserFileException;
 import java.io.IOException;
@@ -62,6 +63,10 @@ final class GatewayCommand implements Callable<Integer> {
 
     @Option(names = "--state", paramLabel = "DIR", description = "State directory: certificate, bans, sessions (default /var/lib/enclave).")
     Path state;
+
+    @Option(names = "--ban-nftables", description = {"Also have the kernel drop banned sources: a table inet enclave_gateway of its own",
+            "(nftables; needs root or CAP_NET_ADMIN), deleted again on exit."})
+    boolean banNftables;
 
     @Option(names = "--audit", paramLabel = "FILE", description = "Append audit JSON lines here (default: standard output).")
     Path audit;
@@ -150,9 +155,10 @@ final class GatewayCommand implements Callable<Integer> {
                 : new GatewayConfig.Lockout(5, Duration.ofMinutes(10), Duration.ofHours(1));
         GatewayConfig.Session session = file != null ? file.session() : GatewayConfig.Session.DEFAULTS;
         GatewayConfig.Limits limits = file != null ? file.limits() : GatewayConfig.Limits.DEFAULTS;
-        return new GatewaySettings(listenAt, redirect, app, usersFile, stateDir, certFile, keyFile, certNames,
+        GatewaySettings s = new GatewaySettings(listenAt, redirect, app, usersFile, stateDir, certFile, keyFile, certNames,
                 limits.maxHeadBytes(), limits.websocketIdle(), lockout.maxFailures(), lockout.window(), lockout.ban(),
                 pamOptions, session.idle(), session.absolute()).withClientIdle(limits.clientIdle());
+        return banNftables || lockout.nftables() ? s.withNftables(NftablesBans.defaultCommand()) : s;
     }
 
     private static InetSocketAddress parse(String flag, String value) {

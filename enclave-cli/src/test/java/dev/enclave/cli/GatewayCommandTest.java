@@ -57,6 +57,20 @@ class GatewayCommandTest {
     }
 
     @Test
+    void theKernelDropIsOffUnlessTheFlagOrTheConfigAsksForIt() throws Exception {
+        assertThat(settings("--upstream", "http://127.0.0.1:3000").nftCommand()).isNull();
+        assertThat(settings("--upstream", "http://127.0.0.1:3000", "--ban-nftables").nftCommand()).isNotNull()
+                .last().asString().endsWith("nft");
+        Path config = dir.resolve("enclave.yaml");
+        Files.writeString(config, """
+                gateway:
+                  upstream: http://10.77.1.2:3000
+                  lockout: { nftables: true }
+                """);
+        assertThat(settings("-c", config.toString()).nftCommand()).isNotNull();
+    }
+
+    @Test
     void anHttpsUpstreamIsRefusedWithTheReason() {
         assertThatThrownBy(() -> settings("--upstream", "https://10.77.1.2:3000"))
                 .isInstanceOf(UserError.class).hasMessageContaining("must be http://HOST:PORT");

@@ -47,7 +47,7 @@ public final class ConfigLoader {
     private static final Set<String> GATEWAY_LIMITS = keys("max_head", "client_idle", "websocket_idle");
     private static final Set<String> TLS = keys("mode", "names", "cert", "key");
     private static final Set<String> AUTH = keys("users", "pam", "pam_group", "pam_allow_root");
-    private static final Set<String> LOCKOUT = keys("max_failures", "window", "ban");
+    private static final Set<String> LOCKOUT = keys("max_failures", "window", "ban", "nftables");
     private static final Set<String> SESSION = keys("idle", "absolute");
     private static final Set<String> LLM = keys("preset", "listen", "upstream", "key", "paths", "budget");
     private static final Set<String> KEY = keys("env", "file");
@@ -179,7 +179,8 @@ public final class ConfigLoader {
                 lockout == null ? null : new GatewayConfig.Lockout(
                         lockout.value("max_failures", bounded(Long::parseLong, 1, 1000, "1", "1000"), 5L).intValue(),
                         lockout.value("window", positive(), Duration.ofMinutes(10)),
-                        lockout.value("ban", positive(), Duration.ofHours(1))),
+                        lockout.value("ban", positive(), Duration.ofHours(1)),
+                        lockout.value("nftables", oneOf("true", "false"), "false").equals("true")),
                 s.value("upstream", url("http"), null),
                 session(s.section("session", SESSION)),
                 gatewayLimits(s.section("limits", GATEWAY_LIMITS)));

@@ -21,7 +21,15 @@ public record GatewayConfig(InetSocketAddress listen, InetSocketAddress redirect
     public record Auth(Path users, String pam, String pamGroup, boolean pamAllowRoot) {
     }
 
-    public record Lockout(int maxFailures, Duration window, Duration ban) {
+    /**
+     * Failed logins: {@code maxFailures} within {@code window} ban the source for {@code ban};
+     * {@code nftables}: banned sources are also dropped by the kernel (an nftables set).
+     */
+    public record Lockout(int maxFailures, Duration window, Duration ban, boolean nftables) {
+        /** Without the kernel drop. */
+        public Lockout(int maxFailures, Duration window, Duration ban) {
+            this(maxFailures, window, ban, false);
+        }
     }
 
     /** Browser sessions: end after {@code idle} without a request, and {@code absolute} after the login. */

@@ -180,7 +180,7 @@ class ConfigLoaderTest {
         assertThat(g.redirectHttp()).isEqualTo(new InetSocketAddress("0.0.0.0", 8080));
         assertThat(g.tls()).isEqualTo(new GatewayConfig.Tls("self-signed", List.of("enclave.example.com"), null, null));
         assertThat(g.auth()).isEqualTo(new GatewayConfig.Auth(Path.of("/var/lib/enclave/users"), null, null, false));
-        assertThat(g.lockout()).isEqualTo(new GatewayConfig.Lockout(5, Duration.ofMinutes(10), Duration.ofHours(1)));
+        assertThat(g.lockout()).isEqualTo(new GatewayConfig.Lockout(5, Duration.ofMinutes(10), Duration.ofHours(1), true));
         assertThat(g.upstream()).isEqualTo(URI.create("http://10.77.1.2:3000"));
         assertThat(g.session()).isEqualTo(new GatewayConfig.Session(Duration.ofHours(8), Duration.ofHours(24)));
         assertThat(g.limits()).isEqualTo(new GatewayConfig.Limits(16 * 1024, Duration.ofSeconds(45), Duration.ofHours(2)));

@@ -5,6 +5,7 @@ import dev.enclave.audit.AuditLog;
 import dev.enclave.gateway.auth.Authenticator;
 import dev.enclave.gateway.auth.CredentialCache;
 import dev.enclave.gateway.auth.LockoutTracker;
+import dev.enclave.gateway.auth.NftablesBans;
 import dev.enclave.gateway.auth.PamCheck;
 import dev.enclave.gateway.auth.PasswordCheck;
 import dev.enclave.gateway.auth.PasswordHasher;
@@ -55,6 +56,7 @@ public final class GatewayServer implements AutoCloseable {
     private final Consumer<String> notices;
     private ReloadingTlsContext tls;
     private ScheduledExecutorService tlsWatch;
+    private NftablesBans kernelBans;
 
     public GatewayServer(GatewaySettings settings, AuditLog audit) {
         this(settings, audit, System.err::println, Clock.systemUTC());
@@ -125,6 +127,16 @@ public final class GatewayServer implements AutoCloseable {
                     ch.pipeline().addLast(new HttpServerCodec(8192, 16 * 1024, 8192), new RedirectHandler(bound.getPort()));
                 }
             }, settings.redirectHttp());
+        }
+        if (settings.nftCommand() != null) {
+            List<InetSocketAddress> ports = new ArrayList<>();
+            listeners.forEach(c -> ports.add((InetSocketAddress) c.localAddress()));
+            try {
+                kernelBans = NftablesBans.start(settings.nftCommand(), ports, lockout, Clock.systemUTC(), audit, notices);
+            } catch (IOException e) {
+                close();
+                throw e;
+            }
         }
         watchTlsFiles();
         audit.write(AuditEvent.of("gateway", "start").put("listen", bound.getAddress().getHostAddress() + ":" + bound.getPort()).put("upstream", settings.upstream().toString())
@@ -211,6 +223,10 @@ public final class GatewayServer implements AutoCloseable {
         }
         if (tlsWatch != null) {
             tlsWatch.shutdownNow();
+        }
+        if (kernelBans != null) {
+            kernelBans.close(); // deletes the table; the bans stay in the state directory
+            kernelBans = null;
         }
     }
 }

@@ -15,13 +15,15 @@ import java.util.List;
  * request, and {@code sessionAbsolute} after its login. An HTTP connection is closed when its
  * client stays silent for {@code clientIdle} while it is the client's turn (see
  * {@code ClientIdleHandler}). An open WebSocket's browser session is checked again every
- * {@code sessionRecheck} and the socket closed when the session has ended.
+ * {@code sessionRecheck} and the socket closed when the session has ended. {@code nftCommand}, when
+ * not null, is the nft command (e.g. {@code [/usr/sbin/nft]}) with which banned sources are also
+ * dropped by the kernel (see {@code NftablesBans}).
  */
 public record GatewaySettings(InetSocketAddress listen, InetSocketAddress redirectHttp, URI upstream, Path users,
                               Path stateDir, Path tlsCert, Path tlsKey, List<String> names, int maxHeadBytes,
                               Duration upgradedIdle, int maxFailures, Duration failureWindow, Duration ban,
                               PamCheck.Options pam, Duration sessionIdle, Duration sessionAbsolute,
-                              Duration clientIdle, Duration sessionRecheck) {
+                              Duration clientIdle, Duration sessionRecheck, List<String> nftCommand) {
     public static final Duration DEFAULT_SESSION_IDLE = Duration.ofHours(8);
     public static final Duration DEFAULT_SESSION_ABSOLUTE = Duration.ofHours(24);
     /** As nginx's {@code client_header_timeout}/{@code client_body_timeout} (60 s). */
@@ -31,6 +33,24 @@ public record GatewaySettings(InetSocketAddress listen, InetSocketAddress redire
 
     public GatewaySettings {
         names = List.copyOf(names);
+        nftCommand = nftCommand == null ? null : List.copyOf(nftCommand);
+    }
+
+    /** Without kernel bans. */
+    public GatewaySettings(InetSocketAddress listen, InetSocketAddress redirectHttp, URI upstream, Path users,
+                           Path stateDir, Path tlsCert, Path tlsKey, List<String> names, int maxHeadBytes,
+                           Duration upgradedIdle, int maxFailures, Duration failureWindow, Duration ban,
+                           PamCheck.Options pam, Duration sessionIdle, Duration sessionAbsolute,
+                           Duration clientIdle, Duration sessionRecheck) {
+        this(listen, redirectHttp, upstream, users, stateDir, tlsCert, tlsKey, names, maxHeadBytes, upgradedIdle,
+                maxFailures, failureWindow, ban, pam, sessionIdle, sessionAbsolute, clientIdle, sessionRecheck, null);
+    }
+
+    /** These settings with banned sources also dropped by the kernel through {@code command} (nft). */
+    public GatewaySettings withNftables(List<String> command) {
+        return new GatewaySettings(listen, redirectHttp, upstream, users, stateDir, tlsCert, tlsKey, names, maxHeadBytes,
+                upgradedIdle, maxFailures, failureWindow, ban, pam, sessionIdle, sessionAbsolute, clientIdle, sessionRecheck,
+                command);
     }
 
     /** With the default client idle timeout (60 s). */
@@ -46,13 +66,15 @@ public record GatewaySettings(InetSocketAddress listen, InetSocketAddress redire
     /** These settings with another client idle timeout. */
     public GatewaySettings withClientIdle(Duration idle) {
         return new GatewaySettings(listen, redirectHttp, upstream, users, stateDir, tlsCert, tlsKey, names, maxHeadBytes,
-                upgradedIdle, maxFailures, failureWindow, ban, pam, sessionIdle, sessionAbsolute, idle, sessionRecheck);
+                upgradedIdle, maxFailures, failureWindow, ban, pam, sessionIdle, sessionAbsolute, idle, sessionRecheck,
+                nftCommand);
     }
 
     /** These settings with another interval for re-checking the session of an open WebSocket. */
     public GatewaySettings withSessionRecheck(Duration every) {
         return new GatewaySettings(listen, redirectHttp, upstream, users, stateDir, tlsCert, tlsKey, names, maxHeadBytes,
-                upgradedIdle, maxFailures, failureWindow, ban, pam, sessionIdle, sessionAbsolute, clientIdle, every);
+                upgradedIdle, maxFailures, failureWindow, ban, pam, sessionIdle, sessionAbsolute, clientIdle, every,
+                nftCommand);
     }
 
     /** With the default session timeouts (8 h idle, 24 h absolute). */
