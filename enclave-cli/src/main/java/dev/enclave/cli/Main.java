@@ -12,6 +12,14 @@ import picocli.CommandLine.Command;
         subcommands = {EgressCommand.class, GatewayCommand.class, UsersCommand.class, BansCommand.class, ConfigCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
+        if (System.getProperty("io.netty.machineId") == null) {
+            // Netty tags channel ids with the machine's MAC address and, where there is none (a
+            // network namespace or container with only loopback), prints a warning before falling
+            // back to random bytes; give it the random bytes so errors stay one line.
+            byte[] id = new byte[8];
+            new java.security.SecureRandom().nextBytes(id);
+            System.setProperty("io.netty.machineId", java.util.HexFormat.ofDelimiter(":").formatHex(id));
+        }
         System.exit(run(args));
     }
 

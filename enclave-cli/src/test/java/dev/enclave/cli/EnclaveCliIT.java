@@ -158,13 +158,50 @@ class EnclaveCliIT {
         }
     }
 
+    @Test
+    void gatewayWithACorruptSessionsFileExits2NamingTheFileAndTheFix() throws Exception {
+        Path sessions = tmp.resolve("sessions");
+        Files.writeString(sessions, "garbage\n");
+        Files.setPosixFilePermissions(sessions, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        EnclaveJar.Result r = EnclaveJar.run("gateway", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:9",
+                "--state", tmp.toString(), "--audit", tmp.resolve("gw.log").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err().strip()).isEqualTo("enclave: " + sessions + ":1: not a session line (sha256-of-token user created "
+                + "last-seen credential-stamp, each once); delete the file to end every browser session (users log in again), "
+                + "then start the gateway again");
+    }
+
+    @Test
+    void gatewayReloadsItsCertificateOnSighup() throws Exception {
+        int port = freePort();
+        Process gw = EnclaveJar.command("gateway", "--listen", "127.0.0.1:" + port, "--upstream", "http://127.0.0.1:9",
+                "--state", tmp.toString(), "--name", "gw.test", "--audit", tmp.resolve("gw.log").toString())
+                .redirectErrorStream(true).start();
+        try {
+            BufferedReader log = new BufferedReader(new InputStreamReader(gw.getInputStream(), StandardCharsets.UTF_8));
+            assertThat(log.readLine()).startsWith("enclave gateway: listening on");
+            String fingerprint = log.readLine().replaceAll(".*SHA-256 (\\S+) .*", "$1");
+            // The files are unchanged, so the watcher has nothing to do: the line below comes from the signal.
+            new ProcessBuilder("kill", "-HUP", Long.toString(gw.pid())).start().waitFor(5, TimeUnit.SECONDS);
+            assertThat(log.readLine()).isEqualTo("enclave gateway: TLS certificate reloaded from " + tmp.resolve("tls/cert.pem")
+                    + ", SHA-256 " + fingerprint);
+        } finally {
+            gw.destroy();
+            assertThat(gw.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        }
+        assertThat(Files.readString(tmp.resolve("gw.log"))).contains("\"event\":\"tls_reload\",\"result\":\"ok\"");
+    }
+
     @ParameterizedTest(name = "gateway {0} exits 2 with a one-line reason")
     @ValueSource(strings = {
         "--listen 127.0.0.1:0|no upstream",
         "--upstream https://app:3000|must be http://HOST:PORT",
         "--upstream http://127.0.0.1:3000 --tls-cert /nonexistent|go together",
         "--upstream http://127.0.0.1:3000 --listen nowhere|has no port",
-        "--upstream http://127.0.0.1:3000 --listen app.local:8443|not a numeric IP address"})
+        "--upstream http://127.0.0.1:3000 --listen app.local:8443|not a numeric IP address",
+        "--upstream http://127.0.0.1:3000 --pam login --users /tmp/users|give either --users FILE or --pam SERVICE, not both",
+        "--upstream http://127.0.0.1:3000 --pam-group wheel|--pam-group applies to Linux accounts only",
+        "--upstream http://127.0.0.1:3000 --listen 127.0.0.1:0 --pam enclave-no-such-service|/etc/pam.d/enclave-no-such-service does not exist; create it"})
     void badGatewayFlagsExit2WithOneLine(String spec) throws Exception {
         String[] parts = spec.split("\\|");
         java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("gateway", "--state", tmp.toString()));

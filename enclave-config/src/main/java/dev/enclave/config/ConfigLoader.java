@@ -42,10 +42,13 @@ public final class ConfigLoader {
             "clients", "tls_ports", "mode", "limits", "audit");
     private static final Set<String> LIMITS = keys("max_head", "head_timeout", "connect_timeout", "idle_timeout",
             "max_connections");
-    private static final Set<String> GATEWAY = keys("listen", "redirect_http", "tls", "auth", "lockout", "upstream");
+    private static final Set<String> GATEWAY = keys("listen", "redirect_http", "tls", "auth", "lockout", "upstream",
+            "session", "limits");
+    private static final Set<String> GATEWAY_LIMITS = keys("max_head", "client_idle", "websocket_idle");
     private static final Set<String> TLS = keys("mode", "names", "cert", "key");
-    private static final Set<String> AUTH = keys("mode", "users", "service");
-    private static final Set<String> LOCKOUT = keys("max_failures", "window", "ban");
+    private static final Set<String> AUTH = keys("users", "pam", "pam_group", "pam_allow_root");
+    private static final Set<String> LOCKOUT = keys("max_failures", "window", "ban", "nftables");
+    private static final Set<String> SESSION = keys("idle", "absolute");
     private static final Set<String> LLM = keys("preset", "listen", "upstream", "key", "paths", "budget");
     private static final Set<String> KEY = keys("env", "file");
     private static final Set<String> BUDGET = keys("tokens_per_day");
@@ -161,6 +164,9 @@ public final class ConfigLoader {
         YamlSection tls = s.section("tls", TLS);
         YamlSection auth = s.section("auth", AUTH);
         YamlSection lockout = s.section("lockout", LOCKOUT);
+        if (tls != null) {
+            tlsFiles(tls);
+        }
         return new GatewayConfig(
                 s.value("listen", ConfigValues::socketAddress, new InetSocketAddress("0.0.0.0", 8443)),
                 s.value("redirect_http", ConfigValues::socketAddress, null),
@@ -169,15 +175,90 @@ public final class ConfigLoader {
                         tls.list("names", ConfigLoader::hostName),
                         tls.value("cert", Path::of, null),
                         tls.value("key", Path::of, null)),
-                auth == null ? null : new GatewayConfig.Auth(
-                        auth.value("mode", oneOf("file", "pam"), "file"),
-                        auth.value("users", Path::of, null),
-                        auth.value("service", Function.identity(), null)),
+                auth == null ? null : auth(auth),
                 lockout == null ? null : new GatewayConfig.Lockout(
                         lockout.value("max_failures", bounded(Long::parseLong, 1, 1000, "1", "1000"), 5L).intValue(),
                         lockout.value("window", positive(), Duration.ofMinutes(10)),
-                        lockout.value("ban", positive(), Duration.ofHours(1))),
-                s.value("upstream", url("http", "https"), null));
+                        lockout.value("ban", positive(), Duration.ofHours(1)),
+                        lockout.value("nftables", oneOf("true", "false"), "false").equals("true")),
+                s.value("upstream", url("http"), null),
+                session(s.section("session", SESSION)),
+                gatewayLimits(s.section("limits", GATEWAY_LIMITS)));
+    }
+
+    /** {@code mode: files} needs both files; the files mean nothing in the other modes. */
+    private static void tlsFiles(YamlSection tls) {
+        String mode = tls.value("mode", oneOf("self-signed", "files", "acme"), "self-signed");
+        if (mode.equals("acme")) {
+            tls.problemAt("mode", "acme is not available yet; use self-signed, or files with cert and key from your CA");
+        } else if (mode.equals("files")) {
+            for (String needed : List.of("cert", "key")) {
+                if (!tls.has(needed)) {
+                    tls.problemAt("mode", "mode files needs both cert and key (PEM files); add " + needed + ": /path/to/" + needed + ".pem");
+                }
+            }
+        } else {
+            for (String file : List.of("cert", "key")) {
+                if (tls.has(file)) {
+                    tls.problemAt(file, "is used only with mode: files; add mode: files, or remove " + file + " for a self-signed certificate");
+                }
+            }
+        }
+    }
+
+    private static GatewayConfig.Limits gatewayLimits(YamlSection s) {
+        GatewayConfig.Limits d = GatewayConfig.Limits.DEFAULTS;
+        if (s == null) {
+            return d;
+        }
+        return new GatewayConfig.Limits(
+                s.value("max_head", bounded(ConfigValues::size, 1024, 1024 * 1024, "1KiB", "1MiB"), (long) d.maxHeadBytes()).intValue(),
+                s.value("client_idle", positive(), d.clientIdle()),
+                s.value("websocket_idle", positive(), d.websocketIdle()));
+    }
+
+    private static GatewayConfig.Session session(YamlSection s) {
+        if (s == null) {
+            return GatewayConfig.Session.DEFAULTS;
+        }
+        Duration idle = s.value("idle", positive(), GatewayConfig.Session.DEFAULTS.idle());
+        Duration absolute = s.value("absolute", positive(), GatewayConfig.Session.DEFAULTS.absolute());
+        if (idle.compareTo(absolute) > 0) {
+            s.problemAt(s.has("idle") ? "idle" : "absolute", "idle (" + spelled(idle) + ") is longer than absolute ("
+                    + spelled(absolute) + "), so it would never apply; make idle at most absolute");
+        }
+        return new GatewayConfig.Session(idle, absolute);
+    }
+
+    private static GatewayConfig.Auth auth(YamlSection s) {
+        if (s.has("users") && s.has("pam")) {
+            s.problemAt("pam", "give either users (a users file) or pam (Linux accounts), not both");
+        }
+        for (String pamOnly : List.of("pam_group", "pam_allow_root")) {
+            if (s.has(pamOnly) && !s.has("pam")) {
+                s.problemAt(pamOnly, "applies to Linux accounts only; add pam: SERVICE or remove it");
+            }
+        }
+        return new GatewayConfig.Auth(
+                s.value("users", Path::of, null),
+                s.value("pam", ConfigLoader::pamService, null),
+                s.value("pam_group", ConfigLoader::groupName, null),
+                s.value("pam_allow_root", oneOf("true", "false"), "false").equals("true"));
+    }
+
+    /** A file name in /etc/pam.d, nothing that could reach outside it. */
+    private static String pamService(String text) {
+        if (!text.matches("[A-Za-z0-9][A-Za-z0-9._+-]*")) {
+            throw new IllegalArgumentException("\"" + text + "\" is not a PAM service name; give a file name in /etc/pam.d, e.g. enclave");
+        }
+        return text;
+    }
+
+    private static String groupName(String text) {
+        if (text.isBlank() || text.chars().anyMatch(c -> c < 0x20 || c == ':' || c == '/')) {
+            throw new IllegalArgumentException("\"" + text + "\" is not a group name");
+        }
+        return text;
     }
 
     private static LlmConfig llm(YamlSection s) {
@@ -215,6 +296,19 @@ public final class ConfigLoader {
                 s.value("mode", oneOf("hardened", "seed"), "hardened"),
                 s.value("region", ConfigLoader::region, "us-west-2"),
                 s.list("admin_cidrs", Cidr::parse));
+    }
+
+    /** A duration as the config file spells it: 90m, 8h, 1d. */
+    private static String spelled(Duration d) {
+        long ms = d.toMillis();
+        long[] sizes = {86_400_000L, 3_600_000L, 60_000L, 1000L};
+        String[] units = {"d", "h", "m", "s"};
+        for (int i = 0; i < sizes.length; i++) {
+            if (ms % sizes[i] == 0) {
+                return ms / sizes[i] + units[i];
+            }
+        }
+        return ms + "ms";
     }
 
     // ---- value parsers -------------------------------------------------------------------------

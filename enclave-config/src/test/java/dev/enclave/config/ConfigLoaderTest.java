@@ -142,7 +142,33 @@ class ConfigLoaderTest {
         assertThat(c.egress().allow()).containsExactly(HostPattern.parse("api.llm.test:443"));
     }
 
+    @Test
+    void gatewaySessionTimeoutsAreReadAndEachDefaultsOnItsOwn() throws ConfigException {
+        EnclaveConfig both = ConfigLoader.parse("gateway:\n  session: { idle: 30m, absolute: 12h }\n", "t.yaml");
+        assertThat(both.gateway().session()).isEqualTo(new GatewayConfig.Session(Duration.ofMinutes(30), Duration.ofHours(12)));
+        EnclaveConfig idleOnly = ConfigLoader.parse("gateway:\n  session: { idle: 1h }\n", "t.yaml");
+        assertThat(idleOnly.gateway().session()).isEqualTo(new GatewayConfig.Session(Duration.ofHours(1), Duration.ofHours(24)));
+    }
+
     // ---- good files -------------------------------------------------------------------------
+
+    @Test
+    void linuxAccountsThroughPamReplaceTheUsersFile() throws ConfigException {
+        EnclaveConfig c = ConfigLoader.parse("gateway:\n  auth: { pam: enclave, pam_group: enclave-users }\n", "t.yaml");
+        assertThat(c.gateway().auth()).isEqualTo(new GatewayConfig.Auth(null, "enclave", "enclave-users", false));
+        c = ConfigLoader.parse("gateway:\n  auth: { pam: login, pam_allow_root: true }\n", "t.yaml");
+        assertThat(c.gateway().auth()).isEqualTo(new GatewayConfig.Auth(null, "login", null, true));
+    }
+
+    @Test
+    void gatewayTlsFromFilesAndDefaultLimits(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("enclave.yaml");
+        Files.writeString(f, "gateway:\n  tls: { mode: files, cert: /etc/enclave/cert.pem, key: /etc/enclave/key.pem }\n");
+        GatewayConfig g = ConfigLoader.load(f).gateway();
+        assertThat(g.tls()).isEqualTo(new GatewayConfig.Tls("files", List.of(), Path.of("/etc/enclave/cert.pem"),
+                Path.of("/etc/enclave/key.pem")));
+        assertThat(g.limits()).isEqualTo(GatewayConfig.Limits.DEFAULTS);
+    }
 
     @Test
     void architectureExampleLoadsWithEveryValue() throws ConfigException {
@@ -153,9 +179,11 @@ class ConfigLoaderTest {
         assertThat(g.listen()).isEqualTo(new InetSocketAddress("0.0.0.0", 8443));
         assertThat(g.redirectHttp()).isEqualTo(new InetSocketAddress("0.0.0.0", 8080));
         assertThat(g.tls()).isEqualTo(new GatewayConfig.Tls("self-signed", List.of("enclave.example.com"), null, null));
-        assertThat(g.auth()).isEqualTo(new GatewayConfig.Auth("file", Path.of("/var/lib/enclave/users"), null));
-        assertThat(g.lockout()).isEqualTo(new GatewayConfig.Lockout(5, Duration.ofMinutes(10), Duration.ofHours(1)));
+        assertThat(g.auth()).isEqualTo(new GatewayConfig.Auth(Path.of("/var/lib/enclave/users"), null, null, false));
+        assertThat(g.lockout()).isEqualTo(new GatewayConfig.Lockout(5, Duration.ofMinutes(10), Duration.ofHours(1), true));
         assertThat(g.upstream()).isEqualTo(URI.create("http://10.77.1.2:3000"));
+        assertThat(g.session()).isEqualTo(new GatewayConfig.Session(Duration.ofHours(8), Duration.ofHours(24)));
+        assertThat(g.limits()).isEqualTo(new GatewayConfig.Limits(16 * 1024, Duration.ofSeconds(45), Duration.ofHours(2)));
 
         EgressConfig e = c.egress();
         assertThat(e.listen()).isEqualTo(new InetSocketAddress("10.77.1.1", 3128));

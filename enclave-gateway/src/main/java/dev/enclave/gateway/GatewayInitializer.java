@@ -4,46 +4,61 @@ import dev.enclave.audit.AuditLog;
 import dev.enclave.gateway.auth.Authenticator;
 import dev.enclave.gateway.auth.LockoutTracker;
 import dev.enclave.gateway.proxy.ProxyHandler;
+import dev.enclave.gateway.proxy.UpstreamPool;
+import dev.enclave.gateway.session.SessionStore;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.AttributeKey;
-import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.function.Supplier;
 
 /**
- * The gateway's pipeline, in order: TLS; strict HTTP/1.x decoding (bare LF, NUL, bad header names,
- * CL+TE and oversized heads fail here) and encoding; security headers on every response; the
- * request guard; Basic authentication; the reverse proxy. A source that is banned is dropped
+ * The gateway's pipeline, in order: TLS (the newest certificate) with ALPN; then either strict
+ * HTTP/1.x decoding (bare LF, NUL, bad header names, CL+TE, obs-fold and oversized heads fail
+ * here) and encoding, or h2 with one child channel per stream that converts frames to the same
+ * HTTP/1 objects; then, per HTTP/1.1 connection or per h2 stream, the same handlers: security
+ * headers on every response; the request guard; authentication (session cookie or Basic; the
+ * login page for browsers without either); the gateway's own pages (login form, logout); the
+ * reverse proxy, with upstream connections from the pool. A source that is banned is dropped
  * before the TLS handshake.
  */
 final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
     static final AttributeKey<String> USER = AttributeKey.valueOf("enclave.user");
 
-    private final SslContext ssl;
+    private final Supplier<SslContext> ssl;
     private final Authenticator authenticator;
     private final LockoutTracker lockout;
+    private final SessionStore sessions;
+    private final LoginPage loginPage;
     private final AuditLog audit;
-    private final InetSocketAddress upstream;
-    private final Class<? extends SocketChannel> channelType;
+    private final UpstreamPool upstreams;
     private final int maxHeadBytes;
-    private final Duration upgradedIdle;
+    private final Duration clientIdle;
+    private final Duration sessionRecheck;
 
-    GatewayInitializer(SslContext ssl, Authenticator authenticator, LockoutTracker lockout, AuditLog audit,
-                       InetSocketAddress upstream, Class<? extends SocketChannel> channelType, int maxHeadBytes,
-                       Duration upgradedIdle) {
+    GatewayInitializer(Supplier<SslContext> ssl, Authenticator authenticator, LockoutTracker lockout, SessionStore sessions,
+                       AuditLog audit, UpstreamPool upstreams, int maxHeadBytes, Duration clientIdle,
+                       Duration sessionRecheck) {
         this.ssl = ssl;
         this.authenticator = authenticator;
         this.lockout = lockout;
+        this.sessions = sessions;
+        this.loginPage = new LoginPage(sessions.csrf());
         this.audit = audit;
-        this.upstream = upstream;
-        this.channelType = channelType;
+        this.upstreams = upstreams;
         this.maxHeadBytes = maxHeadBytes;
-        this.upgradedIdle = upgradedIdle;
+        this.clientIdle = clientIdle;
+        this.sessionRecheck = sessionRecheck;
     }
 
     @Override
@@ -52,21 +67,51 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
             ch.close();
             return;
         }
-        HttpDecoderConfig decoding = new HttpDecoderConfig()
-                .setMaxInitialLineLength(8192)
-                .setMaxHeaderSize(maxHeadBytes)
-                .setMaxChunkSize(64 * 1024)
-                .setValidateHeaders(true)
-                .setStrictLineParsing(true)
-                .setAllowDuplicateContentLengths(false)
-                .setUseRfc9112TransferEncoding(true);
         ChannelPipeline p = ch.pipeline();
-        p.addLast("ssl", ssl.newHandler(ch.alloc()));
-        p.addLast("decoder", new HttpRequestDecoder(decoding));
-        p.addLast("encoder", new HttpResponseEncoder());
+        p.addLast("ssl", ssl.get().newHandler(ch.alloc())); // the newest certificate, see ReloadingTlsContext
+        p.addLast("alpn", new ProtocolSwitch());
+    }
+
+    /**
+     * The handlers every request passes, whether it came over HTTP/1.1 or as one h2 stream: both
+     * paths hand them the same HTTP/1 message objects.
+     */
+    private void addRequestHandlers(ChannelPipeline p) {
         p.addLast("headers", SecurityHeadersHandler.INSTANCE);
         p.addLast("guard", new RequestGuardHandler());
-        p.addLast("auth", new BasicAuthHandler(authenticator, audit));
-        p.addLast("proxy", new ProxyHandler(upstream, channelType, USER, audit, upgradedIdle));
+        p.addLast("auth", new AuthHandler(authenticator, sessions, loginPage, audit, sessionRecheck));
+        p.addLast("login", new LoginPageHandler(authenticator, sessions, loginPage, audit));
+        p.addLast("proxy", new ProxyHandler(upstreams, USER));
+    }
+
+    /** After the TLS handshake, assembles the protocol the client chose by ALPN (none: HTTP/1.1). */
+    private final class ProtocolSwitch extends ApplicationProtocolNegotiationHandler {
+        ProtocolSwitch() {
+            super(ApplicationProtocolNames.HTTP_1_1);
+        }
+
+        @Override
+        protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
+            ChannelPipeline p = ctx.pipeline();
+            if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
+                Http2FrameCodec codec = Http2Streams.frameCodec(maxHeadBytes);
+                p.addLast("h2", codec);
+                p.addLast("h2-idle", new Http2IdleHandler(clientIdle, codec)); // sees the frames the client sends
+                p.addLast("streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+                    @Override
+                    protected void initChannel(Http2StreamChannel stream) {
+                        stream.pipeline().addLast("h2-http", new Http2StreamFrameToHttpObjectCodec(true));
+                        stream.pipeline().addLast("h2-errors", Http2Streams.StreamErrors.INSTANCE);
+                        addRequestHandlers(stream.pipeline());
+                    }
+                }));
+                return;
+            }
+            // Strict HTTP/1.x parsing: bare LF, NUL, bad header names, CL+TE, obs-fold and oversized heads fail here.
+            p.addLast("decoder", new StrictRequestDecoder(maxHeadBytes));
+            p.addLast("encoder", new HttpResponseEncoder());
+            p.addLast("clientIdle", new ClientIdleHandler(clientIdle)); // behind the codec: counts requests and responses
+            addRequestHandlers(p);
+        }
     }
 }

@@ -2,12 +2,15 @@ package dev.enclave.gateway;
 
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import dev.enclave.gateway.proxy.ExchangeDone;
 import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.net.URI;
 import java.util.List;
@@ -18,11 +21,17 @@ import java.util.List;
  * fails Content-Length with Transfer-Encoding, differing repeated Content-Length, a
  * Transfer-Encoding whose last coding is not chunked, bare CR/LF, NUL and invalid header names;
  * this handler turns those failures into 400/431 and adds: exactly one Host on HTTP/1.1, no
- * absolute-form target naming another authority, HTTP/1.0 and 1.1 only. A refused request
- * closes the connection and never reaches the upstream.
+ * absolute-form target naming another authority, HTTP/1.0 and 1.1 only. For an h2 stream (which
+ * Netty has already validated and converted) {@link Http2Requests} checks first. A refused request
+ * closes the connection (on h2: the stream) and never reaches the upstream. A refused request
+ * pipelined behind accepted ones is answered after their responses, so every answer still matches
+ * its request.
  */
 final class RequestGuardHandler extends ChannelInboundHandlerAdapter {
     private boolean refused;
+    /** Requests passed on whose responses are not complete yet. */
+    private int outstanding;
+    private FullHttpResponse deferred;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -31,22 +40,54 @@ final class RequestGuardHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (msg instanceof HttpRequest req) {
-            String why = check(req);
+            String why = ctx.channel() instanceof Http2StreamChannel ? Http2Requests.check(req) : null;
+            if (why == null) {
+                why = check(req);
+            }
             if (why != null) {
                 refused = true;
                 ReferenceCountUtil.release(msg);
                 HttpResponseStatus status = req.decoderResult().cause() instanceof TooLongFrameException
                         ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE : HttpResponseStatus.BAD_REQUEST;
-                Responses.sendAndClose(ctx, Responses.text(status, "enclave gateway: " + why));
+                answer(ctx, Responses.text(status, "enclave gateway: " + why));
                 return;
             }
+            outstanding++;
         } else if (msg instanceof HttpContent c && c.decoderResult().isFailure()) {
             refused = true;
             ReferenceCountUtil.release(msg);
-            Responses.sendAndClose(ctx, Responses.text(HttpResponseStatus.BAD_REQUEST, "enclave gateway: malformed body"));
+            answer(ctx, Responses.text(HttpResponseStatus.BAD_REQUEST, "enclave gateway: malformed body"));
             return;
         }
         ctx.fireChannelRead(msg);
+    }
+
+    /** Sends the refusal now, or once the responses to the requests before it are complete. */
+    private void answer(ChannelHandlerContext ctx, FullHttpResponse refusal) {
+        if (outstanding == 0) {
+            Responses.sendAndClose(ctx, refusal);
+            return;
+        }
+        deferred = refusal;
+        ctx.channel().config().setAutoRead(false);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ExchangeDone && outstanding > 0 && --outstanding == 0 && deferred != null) {
+            FullHttpResponse r = deferred;
+            deferred = null;
+            Responses.sendAndClose(ctx, r);
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (deferred != null) {
+            deferred.release();
+            deferred = null;
+        }
     }
 
     static String check(HttpRequest req) {

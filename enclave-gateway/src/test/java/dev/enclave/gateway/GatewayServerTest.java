@@ -124,8 +124,10 @@ class GatewayServerTest {
         return ctx;
     }
 
+    /** HTTP/1.1 on purpose: this class specifies the HTTP/1.1 gateway; GatewayHttp2Test the h2 one. */
     private HttpClient client() throws Exception {
-        return HttpClient.newBuilder().sslContext(trustGateway()).connectTimeout(Duration.ofSeconds(5)).build();
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).sslContext(trustGateway())
+                .connectTimeout(Duration.ofSeconds(5)).build();
     }
 
     private URI url(String path) {

@@ -1,28 +1,35 @@
 package dev.enclave.gateway.auth;
 
+import dev.enclave.audit.AuditEvent;
+import dev.enclave.audit.AuditLog;
 import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
- * Checks a user name and password, in this order:
+ * Checks a user name and password against a {@link PasswordCheck} (the users file or PAM), in
+ * this order:
  * <ol>
  *   <li>a banned source is refused at once, before any password work;</li>
- *   <li>credentials verified recently against the user's current hash are accepted from the
- *       {@link CredentialCache} (no hashing);</li>
- *   <li>otherwise the hash is verified on {@code hashing}, a bounded executor: when it is full the
- *       answer is {@link Outcome#BUSY} (the gateway answers 503), so a flood of guesses queues
- *       behind itself and cannot take every thread;</li>
- *   <li>an unknown user costs the same hash as a known one (no timing oracle for user names);</li>
- *   <li>a failure is counted by the {@link LockoutTracker} and may ban the source; a success
- *       clears the source's failures and, when the stored hash is an imported bcrypt/apr1 or uses
- *       weaker parameters, stores a new argon2id hash (only if nobody changed it meanwhile).</li>
+ *   <li>credentials verified recently against the user's current {@linkplain PasswordCheck#cacheVersion
+ *       cache version} are accepted from the {@link CredentialCache} (no hashing, no PAM);</li>
+ *   <li>otherwise the check runs on {@code pool}, a bounded executor: when it is full the answer is
+ *       {@link Outcome#BUSY} (the gateway answers 503), so a flood of guesses queues behind itself
+ *       and cannot take every thread;</li>
+ *   <li>the same credentials from the same source while they are being checked (an h2 client
+ *       or a page opening many requests at once) share that one check instead of each taking a
+ *       place on the pool;</li>
+ *   <li>a refusal is counted by the {@link LockoutTracker} and may ban the source; one with a
+ *       reason beyond "wrong password" (say, a Linux account outside the allowed group) is also
+ *       audited with that reason; a success clears the source's failures.</li>
  * </ol>
  */
 public final class Authenticator {
@@ -36,26 +43,38 @@ public final class Authenticator {
         }
     }
 
-    private final UsersFile users;
-    private final PasswordHasher hasher;
+    private final PasswordCheck check;
     private final LockoutTracker lockout;
     private final CredentialCache cache;
-    private final Executor hashing;
-    private final String dummyHash;
+    private final Executor pool;
+    private final AuditLog audit;
+    private final ConcurrentHashMap<Attempt, CompletableFuture<Result>> inFlight = new ConcurrentHashMap<>();
 
-    public Authenticator(UsersFile users, PasswordHasher hasher, LockoutTracker lockout, CredentialCache cache,
-                         Executor hashing) {
-        this.users = users;
-        this.hasher = hasher;
-        this.lockout = lockout;
-        this.cache = cache;
-        this.hashing = hashing;
-        this.dummyHash = hasher.hash("enclave-dummy-password-for-unknown-users".toCharArray());
+    private record Attempt(InetAddress source, ByteBuffer credentials) {
     }
 
-    /** Reads the users file now, so a broken one stops start-up with its line number instead of every login. */
-    public void checkUsersFile() throws UserFileException, IOException {
-        users.current();
+    /** Users-file logins; refusal reasons are not audited here. */
+    public Authenticator(UsersFile users, PasswordHasher hasher, LockoutTracker lockout, CredentialCache cache,
+                         Executor hashing) {
+        this(new UsersFileCheck(users, hasher), lockout, cache, hashing, null);
+    }
+
+    /** {@code audit} (may be null) receives refusals that carry a reason of their own. */
+    public Authenticator(PasswordCheck check, LockoutTracker lockout, CredentialCache cache, Executor pool, AuditLog audit) {
+        this.check = check;
+        this.lockout = lockout;
+        this.cache = cache;
+        this.pool = pool;
+        this.audit = audit;
+    }
+
+    /**
+     * What a browser session of {@code user} is bound to: the check's {@linkplain
+     * PasswordCheck#cacheVersion cache version} (for the users file, the stored hash, which changes
+     * whenever the password is set again and disappears with the user). Empty for an unknown user.
+     */
+    public Optional<String> credentialOf(String user) throws UserFileException, IOException {
+        return check.cacheVersion(user);
     }
 
     /** Checks the credentials; {@code password} is wiped when the check is done. */
@@ -65,24 +84,31 @@ public final class Authenticator {
             Arrays.fill(password, '\0');
             return CompletableFuture.completedFuture(new Result(Outcome.BANNED, user, banned.get()));
         }
-        Optional<String> stored;
+        Optional<String> version;
         try {
-            stored = users.current().hashOf(user);
+            version = check.cacheVersion(user);
         } catch (UserFileException | IOException e) {
             // Fail closed: without a readable users file nobody logs in.
             Arrays.fill(password, '\0');
             return CompletableFuture.failedFuture(e);
         }
-        if (stored.isPresent() && cache.isVerified(user, password, stored.get())) {
+        if (version.isPresent() && cache.isVerified(user, password, version.get())) {
             Arrays.fill(password, '\0');
             lockout.recordSuccess(source);
             return CompletableFuture.completedFuture(Result.of(Outcome.OK, user));
         }
+        Attempt attempt = new Attempt(source, cache.keyFor(user, password));
         CompletableFuture<Result> out = new CompletableFuture<>();
+        CompletableFuture<Result> running = inFlight.putIfAbsent(attempt, out);
+        if (running != null) {
+            Arrays.fill(password, '\0');
+            return running;
+        }
+        out.whenComplete((r, e) -> inFlight.remove(attempt, out));
         try {
-            hashing.execute(() -> {
+            pool.execute(() -> {
                 try {
-                    out.complete(verify(source, user, password, stored));
+                    out.complete(verify(source, user, password, version));
                 } catch (Throwable t) {
                     out.completeExceptionally(t);
                 } finally {
@@ -91,34 +117,23 @@ public final class Authenticator {
             });
         } catch (RejectedExecutionException e) {
             Arrays.fill(password, '\0');
-            return CompletableFuture.completedFuture(Result.of(Outcome.BUSY, user));
+            out.complete(Result.of(Outcome.BUSY, user));
         }
         return out;
     }
 
-    private Result verify(InetAddress source, String user, char[] password, Optional<String> stored) throws IOException {
-        boolean ok;
-        if (stored.isPresent()) {
-            ok = hasher.verify(password, stored.get());
-        } else {
-            hasher.verify(password, dummyHash); // same cost as a real user: the answer time says nothing
-            ok = false;
-        }
-        if (!ok) {
+    private Result verify(InetAddress source, String user, char[] password, Optional<String> version) throws IOException {
+        PasswordCheck.Verdict verdict = check.check(source, user, password, version);
+        if (!verdict.accepted()) {
+            if (verdict.reason() != null && audit != null) {
+                audit.write(AuditEvent.of("gateway", "login_refused").put("user", user)
+                        .put("source", source.getHostAddress()).put("check", check.kind()).put("reason", verdict.reason()));
+            }
             Optional<Instant> ban = lockout.recordFailure(source, user);
             return ban.map(until -> new Result(Outcome.BANNED, user, until)).orElse(Result.of(Outcome.BAD_CREDENTIALS, user));
         }
         lockout.recordSuccess(source);
-        cache.remember(user, password, stored.get());
-        if (hasher.needsRehash(stored.get())) {
-            String old = stored.get();
-            String fresh = hasher.hash(password);
-            try {
-                UserStore.update(users.path(), s -> s.hashOf(user).filter(old::equals).isPresent() ? s.with(user, fresh) : s);
-            } catch (UserFileException e) {
-                // The login stands; the rehash waits for the next one.
-            }
-        }
+        version.ifPresent(v -> cache.remember(user, password, v));
         return Result.of(Outcome.OK, user);
     }
 
@@ -139,6 +154,11 @@ public final class Authenticator {
 
         public Path path() {
             return path;
+        }
+
+        /** Makes the next {@link #current} read the file again (this process just changed it). */
+        public synchronized void forget() {
+            store = null;
         }
 
         public synchronized UserStore current() throws UserFileException, IOException {

@@ -69,7 +69,8 @@ public final class CredentialCache {
         return entries.size();
     }
 
-    private ByteBuffer keyFor(String user, char[] password) {
+    /** The keyed hash that stands for these credentials (also used to spot identical logins in flight). */
+    ByteBuffer keyFor(String user, char[] password) {
         ByteBuffer pw = StandardCharsets.UTF_8.encode(CharBuffer.wrap(password));
         try {
             Mac mac = Mac.getInstance("HmacSHA256");

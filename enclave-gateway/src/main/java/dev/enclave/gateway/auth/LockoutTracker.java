@@ -42,6 +42,28 @@ public final class LockoutTracker {
     public record Ban(String source, Instant until) {
     }
 
+    /**
+     * Told of every ban that starts or changes and every ban lifted before its time, whether by this
+     * process or through the file ({@code enclave bans unban}). Bans that simply run out are not
+     * reported: their end was known when they started. Called with the tracker's lock held, so an
+     * implementation only takes note (queues work for another thread) and never calls back.
+     */
+    public interface BanListener {
+        void banned(Ban ban);
+
+        void unbanned(String source);
+    }
+
+    private static final BanListener NO_LISTENER = new BanListener() {
+        @Override
+        public void banned(Ban ban) {
+        }
+
+        @Override
+        public void unbanned(String source) {
+        }
+    };
+
     static final int MAX_TRACKED = 100_000;
 
     private final int maxFailures;
@@ -54,6 +76,7 @@ public final class LockoutTracker {
     private final Map<String, Instant> bans = new LinkedHashMap<>();
     private Object fileVersion;
     private long fileCheckedAt = System.nanoTime();
+    private BanListener listener = NO_LISTENER;
 
     private LockoutTracker(int maxFailures, Duration window, Duration banLength, Clock clock, Path file) {
         this.maxFailures = maxFailures;
@@ -75,6 +98,25 @@ public final class LockoutTracker {
         t.bans.putAll(read(t.file, clock.instant()));
         t.fileVersion = version(t.file);
         return t;
+    }
+
+    /**
+     * Makes {@code l} the one listener (null: none) and returns the bans in force at that moment, so
+     * the listener starts from them and misses no change after.
+     */
+    public synchronized List<Ban> listen(BanListener l) {
+        listener = l == null ? NO_LISTENER : l;
+        return bans();
+    }
+
+    /**
+     * Reads the bans file now if another process changed it (reporting what changed to the
+     * listener). Lookups do this by themselves at most once a second; this is for a caller that
+     * must see an unban even while no client comes.
+     */
+    public synchronized void refresh() {
+        fileCheckedAt = System.nanoTime() - 1_000_000_000L;
+        refreshFromDisk();
     }
 
     /** The key a source is counted and banned under: the IPv4 address, or the IPv6 /64. */
@@ -125,6 +167,7 @@ public final class LockoutTracker {
         Instant until = now.plus(banLength);
         bans.put(key, until);
         bySource.remove(key);
+        listener.banned(new Ban(key, until));
         save();
         return Optional.of(until);
     }
@@ -152,6 +195,7 @@ public final class LockoutTracker {
         if (bans.remove(sourceKey) == null) {
             return false;
         }
+        listener.unbanned(sourceKey);
         save();
         return true;
     }
@@ -193,7 +237,18 @@ public final class LockoutTracker {
         try {
             Object v = version(file);
             if (!v.equals(fileVersion)) {
-                Map<String, Instant> fresh = read(file, clock.instant());
+                Instant at = clock.instant();
+                Map<String, Instant> fresh = read(file, at);
+                bans.forEach((k, until) -> {
+                    if (!fresh.containsKey(k) && until.isAfter(at)) {
+                        listener.unbanned(k);
+                    }
+                });
+                fresh.forEach((k, until) -> {
+                    if (!until.equals(bans.get(k))) {
+                        listener.banned(new Ban(k, until));
+                    }
+                });
                 bans.clear();
                 bans.putAll(fresh);
                 fileVersion = v;

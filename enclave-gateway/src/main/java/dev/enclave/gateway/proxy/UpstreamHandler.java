@@ -13,8 +13,10 @@ import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
@@ -26,51 +28,128 @@ import java.util.concurrent.TimeUnit;
  * access audit line when it ends, and on {@code 101 Switching Protocols} for a WebSocket handshake
  * turns both connections into a raw relay with an idle timeout (default 1 h) instead of the seed
  * design's 60 s read timeout.
+ *
+ * <p>A connection outlives the client connection that opened it: {@link ProxyHandler} binds it
+ * to a client for as long as that client uses it, and the {@link UpstreamPool} holds it in between.
+ * This handler knows whether the connection can carry another request ({@link #reusable()}).
+ * Interim {@code 1xx} responses (e.g. {@code 100 Continue}) are relayed without ending the exchange.
  */
 final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     private static final List<String> HOP_BY_HOP = List.of("keep-alive", "proxy-connection", "te", "trailer");
-    private final Channel client;
-    private final Queue<Exchange> exchanges;
-    private final AuditLog audit;
+    private final UpstreamPool pool;
     private final Duration upgradedIdle;
+    private Channel channel;
+    private ProxyHandler owner;
+    private Channel client;
+    private Queue<Exchange> exchanges;
+    private boolean interim;
+    private boolean reusable = true;
+    private int completed;
+    private long idleSince = System.nanoTime();
 
-    UpstreamHandler(Channel client, Queue<Exchange> exchanges, AuditLog audit, Duration upgradedIdle) {
-        this.client = client;
-        this.exchanges = exchanges;
-        this.audit = audit;
+    UpstreamHandler(UpstreamPool pool, Duration upgradedIdle) {
+        this.pool = pool;
         this.upgradedIdle = upgradedIdle;
     }
 
     @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        channel = ctx.channel();
+    }
+
+    Channel channel() {
+        return channel;
+    }
+
+    /** This connection now serves {@code owner}'s client, whose requests are queued in {@code exchanges}. */
+    void bind(ProxyHandler owner, Channel client, Queue<Exchange> exchanges) {
+        this.owner = owner;
+        this.client = client;
+        this.exchanges = exchanges;
+        channel.config().setAutoRead(true);
+    }
+
+    /** Nobody uses this connection now; it keeps reading so a close by the app is noticed at once. */
+    void unbind() {
+        owner = null;
+        client = null;
+        exchanges = null;
+        idleSince = System.nanoTime();
+        channel.config().setAutoRead(true);
+    }
+
+    /** Whether every response so far was complete and allowed another request on this connection. */
+    boolean reusable() {
+        return reusable && !interim;
+    }
+
+    /** Whether this connection has carried a whole exchange: a failure on it may be an app-side close of an idle connection. */
+    boolean everCompleted() {
+        return completed > 0;
+    }
+
+    long idleNanos(long now) {
+        return now - idleSince;
+    }
+
+    boolean idleLongerThan(long nanos, long now) {
+        return now - idleSince > nanos;
+    }
+
+    @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        Exchange e = exchanges.peek();
+        Exchange e = exchanges == null ? null : exchanges.peek();
+        if (e == null) {
+            // A response nobody asked for (or data on an idle connection): the app and the gateway
+            // no longer agree on this connection's state; drop it.
+            ReferenceCountUtil.release(msg);
+            reusable = false;
+            ctx.close();
+            return;
+        }
+        e.answered = true;
         if (msg instanceof HttpResponse r) {
-            if (e != null) {
-                e.status = r.status().code();
-                if (r.status().equals(HttpResponseStatus.SWITCHING_PROTOCOLS) && e.upgrade) {
+            int code = r.status().code();
+            if (code == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+                reusable = false;
+                if (e.upgrade) {
+                    e.status = code;
                     switchToRelay(ctx, r, e);
                     return;
                 }
-                HOP_BY_HOP.forEach(r.headers()::remove);
-                if (!e.keepAlive) {
-                    r.headers().set(HttpHeaderNames.CONNECTION, "close");
+            } else if (code < 200) {
+                interim = true; // e.g. 100 Continue: the final response follows on this exchange
+            } else {
+                e.status = code;
+                if (!HttpUtil.isKeepAlive(r)) {
+                    reusable = false;
                 }
             }
+            HOP_BY_HOP.forEach(r.headers()::remove);
+            if (!e.keepAlive && !interim) {
+                r.headers().set(HttpHeaderNames.CONNECTION, "close");
+            }
         }
-        if (msg instanceof HttpContent c && e != null) {
+        if (msg instanceof HttpContent c) {
             e.bytesOut += c.content().readableBytes();
         }
         client.write(msg, client.voidPromise());
-        if (msg instanceof LastHttpContent && e != null) {
-            exchanges.poll();
-            auditAccess(audit, client, e);
-            if (!e.keepAlive) {
-                client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
-                return;
+        if (msg instanceof LastHttpContent) {
+            if (interim) {
+                interim = false;
+            } else {
+                exchanges.poll();
+                completed++;
+                idleSince = System.nanoTime();
+                auditAccess(pool.audit(), client, e);
+                if (!e.keepAlive) {
+                    client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+                    return;
+                }
+                client.pipeline().fireUserEventTriggered(ExchangeDone.INSTANCE);
             }
-            client.pipeline().fireUserEventTriggered(ExchangeDone.INSTANCE);
         }
-        if (!client.isWritable()) {
+        if (client != null && !client.isWritable()) {
             client.flush();
             if (!client.isWritable()) {
                 ctx.channel().config().setAutoRead(false); // ProxyHandler resumes it when the client drains
@@ -80,13 +159,13 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
 
     private void switchToRelay(ChannelHandlerContext ctx, HttpResponse r, Exchange e) {
         exchanges.poll();
-        auditAccess(audit, client, e);
+        auditAccess(pool.audit(), client, e);
         client.writeAndFlush(r); // encoded now, by the client pipeline's response encoder
         long idle = upgradedIdle.toMillis();
         ChannelPipeline cp = client.pipeline();
         cp.addLast("idle", new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS));
         cp.addLast("relay", new RawRelayHandler(ctx.channel()));
-        for (String name : List.of("decoder", "encoder", "guard", "auth", "proxy")) {
+        for (String name : List.of("decoder", "encoder", "clientIdle", "guard", "auth", "login", "proxy")) {
             if (cp.get(name) != null) {
                 cp.remove(name);
             }
@@ -94,6 +173,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         ChannelPipeline up = ctx.pipeline();
         up.addLast("idle", new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS));
         up.addLast("raw", new RawRelayHandler(client));
+        owner = null; // the relay owns both connections now; this one never returns to the pool
         up.remove(this);
         up.remove("codec"); // hands any bytes after the 101 to the raw relay
     }
@@ -103,6 +183,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         audit.write(AuditEvent.of("gateway", "access")
                 .put("user", e.user)
                 .put("source", source == null ? null : source.getAddress().getHostAddress())
+                .put("proto", e.proto)
                 .put("method", e.method)
                 .put("path", e.path)
                 .put("status", e.status)
@@ -112,13 +193,15 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        client.flush();
+        if (client != null) {
+            client.flush();
+        }
     }
 
     /** The upstream drained what the client sent: read the client again. */
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (ctx.channel().isWritable()) {
+        if (ctx.channel().isWritable() && client != null) {
             client.config().setAutoRead(true);
         }
         ctx.fireChannelWritabilityChanged();
@@ -126,13 +209,16 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        // The app closed: this client connection cannot be served further.
-        client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        reusable = false;
+        if (owner != null) {
+            owner.upstreamClosed(this);
+        } else {
+            pool.remove(this);
+        }
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         ctx.close();
     }
-
 }

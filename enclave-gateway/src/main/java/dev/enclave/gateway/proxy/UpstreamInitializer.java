@@ -1,23 +1,17 @@
 package dev.enclave.gateway.proxy;
 
-import dev.enclave.audit.AuditLog;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.handler.codec.http.HttpClientCodec;
 import java.time.Duration;
-import java.util.Queue;
 
 /** Pipeline of the gateway's connection to the app: HTTP client codec, then the relay back. */
 final class UpstreamInitializer extends ChannelInitializer<Channel> {
-    private final Channel client;
-    private final Queue<Exchange> exchanges;
-    private final AuditLog audit;
+    private final UpstreamPool pool;
     private final Duration upgradedIdle;
 
-    UpstreamInitializer(Channel client, Queue<Exchange> exchanges, AuditLog audit, Duration upgradedIdle) {
-        this.client = client;
-        this.exchanges = exchanges;
-        this.audit = audit;
+    UpstreamInitializer(UpstreamPool pool, Duration upgradedIdle) {
+        this.pool = pool;
         this.upgradedIdle = upgradedIdle;
     }
 
@@ -25,6 +19,6 @@ final class UpstreamInitializer extends ChannelInitializer<Channel> {
     protected void initChannel(Channel ch) {
         ch.pipeline()
                 .addLast("codec", new HttpClientCodec(8192, 64 * 1024, 64 * 1024))
-                .addLast("relay", new UpstreamHandler(client, exchanges, audit, upgradedIdle));
+                .addLast("relay", new UpstreamHandler(pool, upgradedIdle));
     }
 }

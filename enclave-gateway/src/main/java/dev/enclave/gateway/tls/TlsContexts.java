@@ -38,7 +38,11 @@ public final class TlsContexts {
     private TlsContexts() {
     }
 
-    /** A server context from PEM files (certificate chain, PKCS#8 key). Offers ALPN http/1.1. */
+    /**
+     * A server context from PEM files (certificate chain, PKCS#8 key). ALPN offers h2 and
+     * http/1.1; a client that sends no ALPN, or names neither, is served HTTP/1.1. All the suites
+     * above are allowed for h2 (RFC 9113 9.2.2 forbids only non-AEAD and non-ephemeral ones).
+     */
     public static SslContext server(Path certChain, Path key) throws IOException {
         try {
             return SslContextBuilder.forServer(certChain.toFile(), key.toFile())
@@ -49,7 +53,7 @@ public final class TlsContexts {
                             ApplicationProtocolConfig.Protocol.ALPN,
                             ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
                             ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
-                            ApplicationProtocolNames.HTTP_1_1))
+                            ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1))
                     .build();
         } catch (Exception e) {
             throw new IOException("loading TLS certificate " + certChain + " and key " + key + ": " + e.getMessage()

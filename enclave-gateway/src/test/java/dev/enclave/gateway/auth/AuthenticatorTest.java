@@ -120,6 +120,30 @@ class AuthenticatorTest {
     }
 
     @Test
+    void concurrentLoginsWithTheSameCredentialsFromOneSourceShareOneHash() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        pool.execute(() -> { // occupies the only hashing thread, so every login below is in flight at once
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        int before = hashJobs.get();
+        java.util.List<java.util.concurrent.CompletableFuture<Authenticator.Result>> logins = new java.util.ArrayList<>();
+        for (int i = 0; i < 20; i++) { // far more than the queue of 4 would take one by one
+            logins.add(auth.authenticate(client, "alice", PASS.toCharArray()));
+        }
+        release.countDown();
+        for (var login : logins) {
+            assertThat(login.get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Authenticator.Outcome.OK);
+        }
+        assertThat(hashJobs.get()).isEqualTo(before + 1);
+        assertThat(auth.authenticate(InetAddress.getByName("203.0.113.8"), "alice", "wrong-1-xxxxxx".toCharArray())
+                .get(10, TimeUnit.SECONDS).outcome()).as("another source is checked on its own").isEqualTo(Authenticator.Outcome.BAD_CREDENTIALS);
+    }
+
+    @Test
     void anImportedApr1HashIsReplacedByArgon2idAtTheFirstLogin() throws Exception {
         UserStore.update(usersFile, s -> s.withImported("bob", "$apr1$AoxggTQI$ODctZXpqrSVL68eOHrYtt0"));
         Thread.sleep(1100);

@@ -11,6 +11,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -147,6 +149,73 @@ class LockoutTrackerTest {
         assertThat(cli.unban("203.0.113.7")).isTrue();
         Thread.sleep(1100); // the file is looked at again at most once a second
         assertThat(running.bannedUntil(ip("203.0.113.7"))).isEmpty();
+    }
+
+    /** Writes down what a {@link LockoutTracker.BanListener} hears. */
+    static final class Heard implements LockoutTracker.BanListener {
+        final List<String> events = new ArrayList<>();
+
+        @Override
+        public void banned(LockoutTracker.Ban ban) {
+            events.add("ban " + ban.source() + " until " + ban.until());
+        }
+
+        @Override
+        public void unbanned(String source) {
+            events.add("unban " + source);
+        }
+    }
+
+    @Test
+    void theListenerStartsFromTheBansInForceAndHearsEachNewBanAndEarlyUnban() throws Exception {
+        LockoutTracker t = tracker();
+        for (int i = 0; i < 5; i++) {
+            t.recordFailure(ip("203.0.113.7"), "alice");
+        }
+        Heard heard = new Heard();
+        assertThat(t.listen(heard)).containsExactly(new LockoutTracker.Ban("203.0.113.7", clock.now.plus(Duration.ofHours(1))));
+        for (int i = 0; i < 5; i++) {
+            t.recordFailure(ip("2001:db8:1:2::" + (i + 1)), "bob");
+        }
+        t.unban("203.0.113.7");
+        assertThat(heard.events).containsExactly(
+                "ban 2001:db8:1:2:0:0:0:0/64 until " + clock.now.plus(Duration.ofHours(1)),
+                "unban 203.0.113.7");
+    }
+
+    @Test
+    void theListenerHearsUnbansAndBansMadeThroughTheFileByAnotherProcess() throws Exception {
+        LockoutTracker running = tracker();
+        for (int i = 0; i < 5; i++) {
+            running.recordFailure(ip("203.0.113.7"), "alice");
+        }
+        Heard heard = new Heard();
+        running.listen(heard);
+        LockoutTracker cli = tracker(); // 'enclave bans unban', or another gateway on this state directory
+        cli.unban("203.0.113.7");
+        for (int i = 0; i < 5; i++) {
+            cli.recordFailure(ip("198.51.100.9"), "carol");
+        }
+        running.refresh();
+        assertThat(heard.events).containsExactly("unban 203.0.113.7",
+                "ban 198.51.100.9 until " + clock.now.plus(Duration.ofHours(1)));
+        running.refresh();
+        assertThat(heard.events).as("an unchanged file is no news").hasSize(2);
+    }
+
+    @Test
+    void aBanThatRunsOutIsNotReportedAsAnUnban() throws Exception {
+        LockoutTracker running = tracker();
+        for (int i = 0; i < 5; i++) {
+            running.recordFailure(ip("203.0.113.7"), "alice");
+        }
+        Heard heard = new Heard();
+        running.listen(heard);
+        clock.advance(Duration.ofHours(2));
+        Files.writeString(state.resolve("bans"), "# rewritten by hand after the ban ended\n");
+        running.refresh();
+        assertThat(running.bannedUntil(ip("203.0.113.7"))).isEmpty();
+        assertThat(heard.events).as("its end was known when it started").isEmpty();
     }
 
     @Test

@@ -102,6 +102,24 @@ class TlsContextsTest {
         }
     }
 
+    @ParameterizedTest(name = "ALPN offer [{0}] selects \"{1}\"")
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+        "h2,http/1.1 | h2",
+        "http/1.1,h2 | h2",
+        "http/1.1    | http/1.1",
+        "spdy/3      | ''",
+        "''          | ''"})
+    void alpnPrefersH2AndFallsBackToHttp11(String offer, String selected) throws Exception {
+        try (SSLSocket s = client("TLSv1.3", "gw.test")) {
+            SSLParameters p = s.getSSLParameters();
+            p.setApplicationProtocols(offer.isEmpty() ? new String[0] : offer.split(","));
+            s.setSSLParameters(p);
+            s.startHandshake();
+            // "" is "no ALPN agreed": the gateway then speaks HTTP/1.1.
+            assertThat(s.getApplicationProtocol()).isEqualTo(selected);
+        }
+    }
+
     @Test
     void aNameNotInTheCertificateFailsVerification() throws Exception {
         try (SSLSocket s = client("TLSv1.3", "other.test")) {

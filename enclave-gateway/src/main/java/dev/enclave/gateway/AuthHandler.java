@@ -4,10 +4,13 @@ import dev.enclave.audit.AuditEvent;
 import dev.enclave.audit.AuditLog;
 import dev.enclave.gateway.auth.Authenticator;
 import dev.enclave.gateway.proxy.ExchangeDone;
+import dev.enclave.gateway.session.Session;
+import dev.enclave.gateway.session.SessionStore;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.ReferenceCountUtil;
@@ -16,30 +19,53 @@ import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
 
 /**
- * HTTP Basic authentication for every request (API clients and, until the login page exists,
- * browsers). While the {@link Authenticator} decides, reading stops and what arrives is held; an
- * accepted request goes on (its own head and body only) without its {@code Authorization}
- * header and with the user name attached to the channel; each pipelined request behind it is
- * authenticated on its own. A refused one gets 401, 403 (banned) or 503 (busy) and the connection
- * is closed. Failures and bans are audited.
+ * Who is asking, for every request: a browser session (the {@code __Host-enclave_session} cookie,
+ * looked up in the {@link SessionStore}) or HTTP Basic credentials (API clients, {@code curl -u},
+ * checked by the {@link Authenticator}). In this order:
+ * <ol>
+ *   <li>the gateway's own paths ({@code /.enclave/...}, {@code /logout}) go on as they are, with no
+ *       user, to the {@link LoginPageHandler} right behind, which answers them;</li>
+ *   <li>a valid session cookie: the request goes on as the session's user;</li>
+ *   <li>{@code Authorization: Basic}: accepted, it goes on as that user; refused, the answer is 401,
+ *       403 (banned) or 503 (busy);</li>
+ *   <li>neither: a browser loading a page (GET or HEAD accepting {@code text/html}) gets the login
+ *       page, 401 without a Basic challenge so that no password pop-up appears; another request
+ *       from a browser (it sends {@code Sec-Fetch-*}) gets a plain 401; any other client 401 with
+ *       {@code WWW-Authenticate: Basic}.</li>
+ * </ol>
+ * What goes on carries neither {@code Authorization} nor the gateway's cookies; the user name is
+ * attached to the channel. While the Authenticator decides, reading stops and what arrives is
+ * held; an accepted request goes on with its own head and body only, and each pipelined request
+ * behind it is taken once the response before it is complete, then authenticated on its own. A
+ * refusal closes the connection. Failures and bans are audited.
  */
-final class BasicAuthHandler extends ChannelInboundHandlerAdapter {
+final class AuthHandler extends ChannelInboundHandlerAdapter {
     private static final String CHALLENGE = "Basic realm=\"Enclave\", charset=\"UTF-8\"";
     private final Authenticator authenticator;
+    private final SessionStore sessions;
+    private final LoginPage loginPage;
     private final AuditLog audit;
+    private final Duration sessionRecheck;
     private final List<Object> held = new ArrayList<>();
     private boolean pending;
     private boolean inFlight;
     private boolean refused;
 
-    BasicAuthHandler(Authenticator authenticator, AuditLog audit) {
+    AuthHandler(Authenticator authenticator, SessionStore sessions, LoginPage loginPage, AuditLog audit,
+                Duration sessionRecheck) {
         this.authenticator = authenticator;
+        this.sessionRecheck = sessionRecheck;
+        this.sessions = sessions;
+        this.loginPage = loginPage;
         this.audit = audit;
     }
 
@@ -63,12 +89,39 @@ final class BasicAuthHandler extends ChannelInboundHandlerAdapter {
             ctx.channel().config().setAutoRead(false);
             return;
         }
+        ctx.channel().attr(GatewayInitializer.USER).set(null);
+        if (LoginPageHandler.isReserved(req.uri())) {
+            inFlight = true;
+            ctx.fireChannelRead(req);
+            return;
+        }
+        List<String> cookies = GatewayCookies.values(req.headers(), GatewayCookies.SESSION);
+        Optional<Session> session = Optional.empty();
+        String token = null;
+        for (String candidate : cookies) {
+            session = sessions.find(candidate);
+            if (session.isPresent()) {
+                token = candidate;
+                break;
+            }
+        }
+        GatewayCookies.removeOurs(req.headers());
         String header = req.headers().get(HttpHeaderNames.AUTHORIZATION);
         req.headers().remove(HttpHeaderNames.AUTHORIZATION);
+        if (session.isPresent()) {
+            ctx.channel().attr(GatewayInitializer.USER).set(session.get().user());
+            if (req.headers().contains(HttpHeaderNames.UPGRADE)) {
+                // After the upgrade no request comes to be checked: watch the session instead.
+                SessionWatch.start(ctx.channel(), sessions, token, session.get().user(), sessionRecheck, audit);
+            }
+            inFlight = true;
+            ctx.fireChannelRead(req);
+            return;
+        }
         String[] credentials = parse(header);
         if (credentials == null) {
+            refuse(ctx, unauthenticated(req, !cookies.isEmpty()));
             ReferenceCountUtil.release(msg);
-            refuse(ctx, HttpResponseStatus.UNAUTHORIZED, "log in with your Enclave user name and password");
             return;
         }
         String user = credentials[0];
@@ -91,6 +144,9 @@ final class BasicAuthHandler extends ChannelInboundHandlerAdapter {
             for (Object o : next) {
                 channelRead(ctx, o);
             }
+            if (!next.isEmpty()) {
+                ctx.fireChannelReadComplete(); // the read that brought them ended long ago: flush what went on now
+            }
             if (!pending && !refused && held.isEmpty()) {
                 ctx.channel().config().setAutoRead(true);
             }
@@ -107,6 +163,9 @@ final class BasicAuthHandler extends ChannelInboundHandlerAdapter {
         }
         switch (r.outcome()) {
             case OK -> {
+                if (held.isEmpty()) {
+                    return; // the client left (or reset its h2 stream) while the password was checked
+                }
                 ctx.channel().attr(GatewayInitializer.USER).set(user);
                 List<Object> go = new ArrayList<>(held);
                 held.clear();
@@ -135,16 +194,50 @@ final class BasicAuthHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** The answer to a request that came with no credentials (or none that could be read). */
+    private FullHttpResponse unauthenticated(HttpRequest req, boolean hadSessionCookie) {
+        if (isPageLoad(req)) {
+            return loginPage.render(req, HttpResponseStatus.UNAUTHORIZED, req.uri(), null,
+                    hadSessionCookie ? "Your session has ended. Please log in again." : null);
+        }
+        FullHttpResponse resp = Responses.text(HttpResponseStatus.UNAUTHORIZED,
+                "enclave gateway: log in with your Enclave user name and password");
+        if (!fromBrowser(req)) {
+            resp.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, CHALLENGE);
+        }
+        return resp;
+    }
+
+    /** A browser navigating to a page: it can show the login form instead. */
+    static boolean isPageLoad(HttpRequest req) {
+        HttpMethod m = req.method();
+        String accept = req.headers().get(HttpHeaderNames.ACCEPT);
+        return (m.equals(HttpMethod.GET) || m.equals(HttpMethod.HEAD)) && accept != null
+                && accept.toLowerCase(Locale.ROOT).contains("text/html");
+    }
+
+    /**
+     * Browsers send {@code Sec-Fetch-*} on every request and show a password pop-up for a Basic
+     * challenge; a script's request answered that way would open one over the app.
+     */
+    static boolean fromBrowser(HttpRequest req) {
+        return req.headers().contains("Sec-Fetch-Mode") || req.headers().contains("Sec-Fetch-Site");
+    }
+
     private void refuse(ChannelHandlerContext ctx, HttpResponseStatus status, String why) {
-        refused = true;
-        held.forEach(ReferenceCountUtil::release);
-        held.clear();
         FullHttpResponse resp = Responses.text(status, "enclave gateway: " + why);
         if (status == HttpResponseStatus.UNAUTHORIZED) {
             resp.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, CHALLENGE);
         } else if (status == HttpResponseStatus.SERVICE_UNAVAILABLE) {
             resp.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
         }
+        refuse(ctx, resp);
+    }
+
+    private void refuse(ChannelHandlerContext ctx, FullHttpResponse resp) {
+        refused = true;
+        held.forEach(ReferenceCountUtil::release);
+        held.clear();
         Responses.sendAndClose(ctx, resp);
     }
 
