@@ -9,6 +9,7 @@ import dev.enclave.gateway.session.SessionStore;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
@@ -47,6 +48,11 @@ import java.util.Optional;
  * held; an accepted request goes on with its own head and body only, and each pipelined request
  * behind it is taken once the response before it is complete, then authenticated on its own. A
  * refusal closes the connection. Failures and bans are audited.
+ *
+ * <p>What is held is bounded: at most {@value #MAX_HELD_REQUESTS} request heads and
+ * {@value #MAX_HELD_BODY_BYTES} body bytes (reading is paused meanwhile, so only what one read
+ * brought can be held; a client that sends more than that ahead of its answers gets 503 after the
+ * response in progress, and the connection closes).
  */
 final class AuthHandler extends ChannelInboundHandlerAdapter {
     private static final String CHALLENGE = "Basic realm=\"Enclave\", charset=\"UTF-8\"";
@@ -55,7 +61,15 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
     private final LoginPage loginPage;
     private final AuditLog audit;
     private final Duration sessionRecheck;
+    /** Heads held (the one being authenticated included): a client may pipeline this many requests ahead. */
+    static final int MAX_HELD_REQUESTS = 16;
+    /** Body bytes held; above one read's worth (64 KiB of TLS records), so an upload with Basic credentials fits. */
+    static final int MAX_HELD_BODY_BYTES = 256 * 1024;
     private final List<Object> held = new ArrayList<>();
+    private int heldRequests;
+    private long heldBodyBytes;
+    /** Held more than allowed: 503 once the response in progress is complete. */
+    private boolean overflowed;
     private boolean pending;
     private boolean inFlight;
     private boolean refused;
@@ -76,7 +90,7 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (pending || !held.isEmpty()) {
-            held.add(msg); // keeps arrival order behind a request that waits
+            hold(ctx, msg); // keeps arrival order behind a request that waits
             return;
         }
         if (!(msg instanceof HttpRequest req)) {
@@ -85,8 +99,8 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
         }
         if (inFlight) {
             // Pipelined: taken once the response before it is complete, so answers stay in order.
-            held.add(msg);
             ctx.channel().config().setAutoRead(false);
+            hold(ctx, msg);
             return;
         }
         ctx.channel().attr(GatewayInitializer.USER).set(null);
@@ -137,10 +151,14 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof ExchangeDone) {
+        if (evt instanceof ExchangeDone && overflowed) {
+            overflowed = false;
+            inFlight = false;
+            refuseOverflow(ctx);
+        } else if (evt instanceof ExchangeDone) {
             inFlight = false;
             List<Object> next = new ArrayList<>(held);
-            held.clear();
+            clearHeld();
             for (Object o : next) {
                 channelRead(ctx, o);
             }
@@ -168,7 +186,7 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
                 }
                 ctx.channel().attr(GatewayInitializer.USER).set(user);
                 List<Object> go = new ArrayList<>(held);
-                held.clear();
+                clearHeld();
                 inFlight = true;
                 // Only this request's head and body go on. A request pipelined behind it waits
                 // (held, reading paused) until this response is complete, then is authenticated
@@ -178,7 +196,7 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
                     ctx.fireChannelRead(go.get(i++));
                 } while (i < go.size() && !(go.get(i) instanceof HttpRequest));
                 ctx.fireChannelReadComplete();
-                held.addAll(go.subList(i, go.size()));
+                go.subList(i, go.size()).forEach(o -> hold(ctx, o));
                 ctx.channel().config().setAutoRead(held.isEmpty());
             }
             case BAD_CREDENTIALS -> {
@@ -192,6 +210,42 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
             case BUSY -> refuse(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "too many logins at once; retry in a second");
             default -> throw new IllegalStateException(r.outcome().name());
         }
+    }
+
+    /** Holds {@code msg}; past the bounds, lets go of everything held and refuses the connection. */
+    private void hold(ChannelHandlerContext ctx, Object msg) {
+        if (refused) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        held.add(msg);
+        if (msg instanceof HttpRequest) {
+            heldRequests++;
+        } else if (msg instanceof HttpContent c) {
+            heldBodyBytes += c.content().readableBytes();
+        }
+        if (heldRequests > MAX_HELD_REQUESTS || heldBodyBytes > MAX_HELD_BODY_BYTES) {
+            held.forEach(ReferenceCountUtil::release);
+            clearHeld();
+            if (inFlight) {
+                refused = true; // drops what comes next; the 503 follows the response in progress
+                overflowed = true;
+            } else {
+                refuseOverflow(ctx);
+            }
+        }
+    }
+
+    private void refuseOverflow(ChannelHandlerContext ctx) {
+        refuse(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "too many pipelined requests or too much pipelined data;"
+                + " send the next request once the answer before it has arrived");
+    }
+
+    /** Empties {@code held} without releasing: the caller has taken what it held. */
+    private void clearHeld() {
+        held.clear();
+        heldRequests = 0;
+        heldBodyBytes = 0;
     }
 
     /** The answer to a request that came with no credentials (or none that could be read). */
