@@ -4,6 +4,7 @@ import dev.enclave.audit.AuditEvent;
 import dev.enclave.audit.AuditLog;
 import dev.enclave.gateway.auth.Authenticator;
 import dev.enclave.gateway.proxy.ExchangeDone;
+import dev.enclave.gateway.proxy.ReadPauses;
 import dev.enclave.gateway.session.Session;
 import dev.enclave.gateway.session.SessionStore;
 import io.netty.channel.ChannelHandlerContext;
@@ -99,7 +100,7 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
         }
         if (inFlight) {
             // Pipelined: taken once the response before it is complete, so answers stay in order.
-            ctx.channel().config().setAutoRead(false);
+            ReadPauses.pause(ctx.channel(), ReadPauses.Reason.AUTH_HOLDING);
             hold(ctx, msg);
             return;
         }
@@ -143,7 +144,7 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
         credentials[1] = null;
         pending = true;
         held.add(req);
-        ctx.channel().config().setAutoRead(false);
+        ReadPauses.pause(ctx.channel(), ReadPauses.Reason.AUTH_HOLDING);
         InetSocketAddress source = (InetSocketAddress) ctx.channel().remoteAddress();
         authenticator.authenticate(source.getAddress(), user, password)
                 .whenComplete((r, err) -> ctx.executor().execute(() -> decided(ctx, user, source, r, err)));
@@ -166,7 +167,7 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
                 ctx.fireChannelReadComplete(); // the read that brought them ended long ago: flush what went on now
             }
             if (!pending && !refused && held.isEmpty()) {
-                ctx.channel().config().setAutoRead(true);
+                ReadPauses.resume(ctx.channel(), ReadPauses.Reason.AUTH_HOLDING);
             }
         }
         ctx.fireUserEventTriggered(evt);
@@ -197,7 +198,9 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
                 } while (i < go.size() && !(go.get(i) instanceof HttpRequest));
                 ctx.fireChannelReadComplete();
                 go.subList(i, go.size()).forEach(o -> hold(ctx, o));
-                ctx.channel().config().setAutoRead(held.isEmpty());
+                if (held.isEmpty()) {
+                    ReadPauses.resume(ctx.channel(), ReadPauses.Reason.AUTH_HOLDING);
+                }
             }
             case BAD_CREDENTIALS -> {
                 audit(user, source, "failure", "bad_credentials");

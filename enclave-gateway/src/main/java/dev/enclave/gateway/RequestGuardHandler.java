@@ -3,6 +3,7 @@ package dev.enclave.gateway;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import dev.enclave.gateway.proxy.ExchangeDone;
+import dev.enclave.gateway.proxy.ReadPauses;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
@@ -69,7 +70,7 @@ final class RequestGuardHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         deferred = refusal;
-        ctx.channel().config().setAutoRead(false);
+        ReadPauses.pause(ctx.channel(), ReadPauses.Reason.REFUSING);
     }
 
     @Override

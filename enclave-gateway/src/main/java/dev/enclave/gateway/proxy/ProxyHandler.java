@@ -117,7 +117,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         if (!upstream.isWritable()) {
             upstream.flush();
             if (!upstream.isWritable()) {
-                ctx.channel().config().setAutoRead(false); // UpstreamHandler resumes it when upstream drains
+                ReadPauses.pause(ctx.channel(), ReadPauses.Reason.UPSTREAM_FULL); // UpstreamHandler resumes when it drains
             }
         }
     }
@@ -227,6 +227,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         if (relay != null) {
             relay.unbind();
         }
+        ReadPauses.resume(ctx.channel(), ReadPauses.Reason.UPSTREAM_FULL); // a closed connection never drains
         if (upstream != null) {
             upstream.close();
         }
@@ -242,6 +243,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         h.unbind();
         relay = null;
         upstream = null;
+        ReadPauses.resume(ctx.channel(), ReadPauses.Reason.UPSTREAM_FULL); // a closed connection never drains
         if (exchanges.isEmpty() && !requestOpen) {
             return; // closed between requests: the next request takes another connection
         }

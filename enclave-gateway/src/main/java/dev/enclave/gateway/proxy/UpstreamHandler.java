@@ -198,11 +198,11 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** The upstream drained what the client sent: read the client again. */
+    /** The upstream drained what the client sent: read the client again, unless it is paused for another reason. */
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         if (ctx.channel().isWritable() && client != null) {
-            client.config().setAutoRead(true);
+            ReadPauses.resume(client, ReadPauses.Reason.UPSTREAM_FULL);
         }
         ctx.fireChannelWritabilityChanged();
     }
