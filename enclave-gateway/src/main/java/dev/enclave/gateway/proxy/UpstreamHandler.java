@@ -15,6 +15,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
@@ -33,6 +34,9 @@ import java.util.concurrent.TimeUnit;
  * to a client for as long as that client uses it, and the {@link UpstreamPool} holds it in between.
  * This handler knows whether the connection can carry another request ({@link #reusable()}).
  * Interim {@code 1xx} responses (e.g. {@code 100 Continue}) are relayed without ending the exchange.
+ * A response whose body ends only when the app closes (neither Content-Length nor chunked) goes to
+ * an HTTP/1 client with {@code Connection: close}, and the client connection closes after it: on
+ * a kept-alive connection the client could not tell where it ends.
  */
 final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     private static final List<String> HOP_BY_HOP = List.of("keep-alive", "proxy-connection", "te", "trailer");
@@ -44,6 +48,8 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     private Queue<Exchange> exchanges;
     private boolean interim;
     private boolean reusable = true;
+    /** The response in progress ends when the app closes: the client connection must end with it. */
+    private boolean closeDelimited;
     private int completed;
     private long idleSince = System.nanoTime();
 
@@ -124,9 +130,14 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
                 if (!HttpUtil.isKeepAlive(r)) {
                     reusable = false;
                 }
+                if (!(client instanceof Http2StreamChannel) && closeDelimited(r, e)) {
+                    // Only the close can tell the client where this body ends.
+                    closeDelimited = true;
+                    reusable = false;
+                }
             }
             HOP_BY_HOP.forEach(r.headers()::remove);
-            if (!e.keepAlive && !interim) {
+            if ((!e.keepAlive || closeDelimited) && !interim) {
                 r.headers().set(HttpHeaderNames.CONNECTION, "close");
             }
         }
@@ -142,7 +153,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
                 completed++;
                 idleSince = System.nanoTime();
                 auditAccess(pool.audit(), client, e);
-                if (!e.keepAlive) {
+                if (!e.keepAlive || closeDelimited) {
                     client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
                     return;
                 }
@@ -155,6 +166,14 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
                 ctx.channel().config().setAutoRead(false); // ProxyHandler resumes it when the client drains
             }
         }
+    }
+
+    /** A response that may have a body but has neither Content-Length nor chunked framing (RFC 9112 6.3). */
+    private static boolean closeDelimited(HttpResponse r, Exchange e) {
+        int code = r.status().code();
+        return code != HttpResponseStatus.NO_CONTENT.code() && code != HttpResponseStatus.NOT_MODIFIED.code()
+                && !"HEAD".equals(e.method)
+                && !r.headers().contains(HttpHeaderNames.CONTENT_LENGTH) && !HttpUtil.isTransferEncodingChunked(r);
     }
 
     private void switchToRelay(ChannelHandlerContext ctx, HttpResponse r, Exchange e) {
