@@ -129,4 +129,26 @@ class ProxyHygieneTest {
         assertThat(got.split("HTTP/1\\.1 ", -1)).as("one response, then the close").hasSize(2);
         assertThat(appHeads).hasSize(1);
     }
+
+    @Test
+    void headersTheAppCouldMistakeForTheGatewaysNeverReachIt() throws Exception {
+        String got = exchange("GET /h HTTP/1.1\r\nHost: gw\r\n" + auth
+                + "X_Forwarded_User: admin\r\nX-Remote-User: admin\r\nRemote-User: admin\r\nX-Forwarded-Server: evil\r\n"
+                + "X-Forwarded-Prefix: /evil\r\nX-Forwarded-Port: 1\r\nX-App-Header: kept\r\nConnection: close\r\n\r\n");
+        assertThat(got).startsWith("HTTP/1.1 200");
+        String head = appHeads.get(0).toLowerCase(java.util.Locale.ROOT);
+        assertThat(head).contains("\r\nx-app-header: kept\r\n").contains("\r\nx-forwarded-user: alice\r\n")
+                .doesNotContain("x_forwarded_user").doesNotContain("remote-user").doesNotContain("x-forwarded-server")
+                .doesNotContain("x-forwarded-prefix").doesNotContain("x-forwarded-port").doesNotContain("admin")
+                .doesNotContain("evil");
+    }
+
+    @Test
+    void connectAndTraceAreRefusedWith405BeforeTheApp() throws Exception {
+        for (String line : List.of("CONNECT gw:443 HTTP/1.1", "TRACE / HTTP/1.1")) {
+            String got = exchange(line + "\r\nHost: gw\r\n" + auth + "\r\n");
+            assertThat(got).as(line).startsWith("HTTP/1.1 405").containsIgnoringCase("\r\nallow: ");
+        }
+        assertThat(appHeads).isEmpty();
+    }
 }
