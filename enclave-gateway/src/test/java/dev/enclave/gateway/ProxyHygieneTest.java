@@ -151,4 +151,15 @@ class ProxyHygieneTest {
         }
         assertThat(appHeads).isEmpty();
     }
+
+    @Test
+    void theAccessAuditLineHasThePathButNotTheQueryString() throws Exception {
+        exchange("GET /v1/files?token=s3cret-in-query HTTP/1.1\r\nHost: gw\r\n" + auth + "Connection: close\r\n\r\n");
+        exchange("GET /v1/plain HTTP/1.1\r\nHost: gw\r\n" + auth + "Connection: close\r\n\r\n");
+        audit.flush();
+        String log = java.nio.file.Files.readString(state.resolve("audit.log"));
+        assertThat(appHeads.get(0)).startsWith("GET /v1/files?token=s3cret-in-query "); // the app still gets it
+        assertThat(log).doesNotContain("s3cret").contains("\"path\":\"/v1/files\"").contains("\"query\":true")
+                .contains("\"path\":\"/v1/plain\"").contains("\"query\":false");
+    }
 }

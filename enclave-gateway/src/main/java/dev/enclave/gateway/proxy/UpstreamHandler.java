@@ -199,12 +199,14 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
 
     static void auditAccess(AuditLog audit, Channel client, Exchange e) {
         InetSocketAddress source = (InetSocketAddress) client.remoteAddress();
+        int query = e.path.indexOf('?');
         audit.write(AuditEvent.of("gateway", "access")
                 .put("user", e.user)
                 .put("source", source == null ? null : source.getAddress().getHostAddress())
                 .put("proto", e.proto)
                 .put("method", e.method)
-                .put("path", e.path)
+                .put("path", query < 0 ? e.path : e.path.substring(0, query))
+                .put("query", query >= 0) // whether there was one: query strings carry tokens, the audit log keeps none
                 .put("status", e.status)
                 .put("bytes", e.bytesOut)
                 .put("duration_ms", (System.nanoTime() - e.startNanos) / 1_000_000));
