@@ -76,7 +76,7 @@ class ProxyHygieneTest {
         audit.close();
     }
 
-    /** The app: bodiless requests; {@code /unframed} answers with a body that ends at the close. */
+    /** The app: bodiless requests; {@code /unframed} answers with a body that ends at the close, {@code /cookies} sets cookies. */
     private void serve(Socket c) {
         try (c) {
             InputStream in = c.getInputStream();
@@ -88,7 +88,10 @@ class ProxyHygieneTest {
                     out.flush();
                     return;
                 }
-                out.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.ISO_8859_1));
+                String cookies = !head.startsWith("GET /cookies ") ? ""
+                        : "Set-Cookie: " + GatewayCookies.SESSION + "=planted; Path=/; Secure\r\nSet-Cookie: app=1; Path=/\r\n"
+                        + "Set-Cookie: __host-ENCLAVE_csrf=planted; Path=/; Secure\r\n";
+                out.write(("HTTP/1.1 200 OK\r\n" + cookies + "Content-Length: 2\r\n\r\nok").getBytes(StandardCharsets.ISO_8859_1));
                 out.flush();
             }
         } catch (IOException e) {
@@ -161,5 +164,11 @@ class ProxyHygieneTest {
         assertThat(appHeads.get(0)).startsWith("GET /v1/files?token=s3cret-in-query "); // the app still gets it
         assertThat(log).doesNotContain("s3cret").contains("\"path\":\"/v1/files\"").contains("\"query\":true")
                 .contains("\"path\":\"/v1/plain\"").contains("\"query\":false");
+    }
+
+    @Test
+    void theAppCannotSetTheGatewaysCookies() throws Exception {
+        String got = exchange("GET /cookies HTTP/1.1\r\nHost: gw\r\n" + auth + "Connection: close\r\n\r\n");
+        assertThat(got).startsWith("HTTP/1.1 200").contains("\r\nset-cookie: app=1; Path=/\r\n").doesNotContain("planted");
     }
 }

@@ -2,6 +2,7 @@ package dev.enclave.gateway.proxy;
 
 import dev.enclave.audit.AuditEvent;
 import dev.enclave.audit.AuditLog;
+import dev.enclave.gateway.GatewayCookies;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -34,7 +35,7 @@ import java.util.concurrent.TimeUnit;
  * to a client for as long as that client uses it, and the {@link UpstreamPool} holds it in between.
  * This handler knows whether the connection can carry another request ({@link #reusable()}).
  * Interim {@code 1xx} responses (e.g. {@code 100 Continue}) are relayed without ending the exchange.
- * A response whose body ends only when the app closes (neither Content-Length nor chunked) goes to
+ * {@code Set-Cookie} headers for the gateway's own cookies are dropped. A response whose body ends only when the app closes (neither Content-Length nor chunked) goes to
  * an HTTP/1 client with {@code Connection: close}, and the client connection closes after it: on
  * a kept-alive connection the client could not tell where it ends.
  */
@@ -137,6 +138,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
                 }
             }
             HOP_BY_HOP.forEach(r.headers()::remove);
+            dropGatewayCookies(r);
             if ((!e.keepAlive || closeDelimited) && !interim) {
                 r.headers().set(HttpHeaderNames.CONNECTION, "close");
             }
@@ -165,6 +167,15 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
             if (!client.isWritable()) {
                 ctx.channel().config().setAutoRead(false); // ProxyHandler resumes it when the client drains
             }
+        }
+    }
+
+    /** The app may not set (or clear) the gateway's own session and CSRF cookies. */
+    private static void dropGatewayCookies(HttpResponse r) {
+        List<String> cookies = r.headers().getAll(HttpHeaderNames.SET_COOKIE);
+        if (cookies.stream().anyMatch(GatewayCookies::setsOurs)) {
+            r.headers().remove(HttpHeaderNames.SET_COOKIE);
+            cookies.stream().filter(c -> !GatewayCookies.setsOurs(c)).forEach(c -> r.headers().add(HttpHeaderNames.SET_COOKIE, c));
         }
     }
 
