@@ -4,11 +4,13 @@ import dev.enclave.audit.AuditEvent;
 import dev.enclave.audit.AuditLog;
 import dev.enclave.gateway.auth.Authenticator;
 import dev.enclave.gateway.proxy.ExchangeDone;
+import dev.enclave.gateway.proxy.ReadPauses;
 import dev.enclave.gateway.session.Session;
 import dev.enclave.gateway.session.SessionStore;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
@@ -47,6 +49,11 @@ import java.util.Optional;
  * held; an accepted request goes on with its own head and body only, and each pipelined request
  * behind it is taken once the response before it is complete, then authenticated on its own. A
  * refusal closes the connection. Failures and bans are audited.
+ *
+ * <p>What is held is bounded: at most {@value #MAX_HELD_REQUESTS} request heads and
+ * {@value #MAX_HELD_BODY_BYTES} body bytes (reading is paused meanwhile, so only what one read
+ * brought can be held; a client that sends more than that ahead of its answers gets 503 after the
+ * response in progress, and the connection closes).
  */
 final class AuthHandler extends ChannelInboundHandlerAdapter {
     private static final String CHALLENGE = "Basic realm=\"Enclave\", charset=\"UTF-8\"";
@@ -55,7 +62,15 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
     private final LoginPage loginPage;
     private final AuditLog audit;
     private final Duration sessionRecheck;
+    /** Heads held (the one being authenticated included): a client may pipeline this many requests ahead. */
+    static final int MAX_HELD_REQUESTS = 16;
+    /** Body bytes held; above one read's worth (64 KiB of TLS records), so an upload with Basic credentials fits. */
+    static final int MAX_HELD_BODY_BYTES = 256 * 1024;
     private final List<Object> held = new ArrayList<>();
+    private int heldRequests;
+    private long heldBodyBytes;
+    /** Held more than allowed: 503 once the response in progress is complete. */
+    private boolean overflowed;
     private boolean pending;
     private boolean inFlight;
     private boolean refused;
@@ -76,7 +91,7 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (pending || !held.isEmpty()) {
-            held.add(msg); // keeps arrival order behind a request that waits
+            hold(ctx, msg); // keeps arrival order behind a request that waits
             return;
         }
         if (!(msg instanceof HttpRequest req)) {
@@ -85,8 +100,8 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
         }
         if (inFlight) {
             // Pipelined: taken once the response before it is complete, so answers stay in order.
-            held.add(msg);
-            ctx.channel().config().setAutoRead(false);
+            ReadPauses.pause(ctx.channel(), ReadPauses.Reason.AUTH_HOLDING);
+            hold(ctx, msg);
             return;
         }
         ctx.channel().attr(GatewayInitializer.USER).set(null);
@@ -129,7 +144,7 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
         credentials[1] = null;
         pending = true;
         held.add(req);
-        ctx.channel().config().setAutoRead(false);
+        ReadPauses.pause(ctx.channel(), ReadPauses.Reason.AUTH_HOLDING);
         InetSocketAddress source = (InetSocketAddress) ctx.channel().remoteAddress();
         authenticator.authenticate(source.getAddress(), user, password)
                 .whenComplete((r, err) -> ctx.executor().execute(() -> decided(ctx, user, source, r, err)));
@@ -137,10 +152,14 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof ExchangeDone) {
+        if (evt instanceof ExchangeDone && overflowed) {
+            overflowed = false;
+            inFlight = false;
+            refuseOverflow(ctx);
+        } else if (evt instanceof ExchangeDone) {
             inFlight = false;
             List<Object> next = new ArrayList<>(held);
-            held.clear();
+            clearHeld();
             for (Object o : next) {
                 channelRead(ctx, o);
             }
@@ -148,7 +167,7 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
                 ctx.fireChannelReadComplete(); // the read that brought them ended long ago: flush what went on now
             }
             if (!pending && !refused && held.isEmpty()) {
-                ctx.channel().config().setAutoRead(true);
+                ReadPauses.resume(ctx.channel(), ReadPauses.Reason.AUTH_HOLDING);
             }
         }
         ctx.fireUserEventTriggered(evt);
@@ -168,7 +187,7 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
                 }
                 ctx.channel().attr(GatewayInitializer.USER).set(user);
                 List<Object> go = new ArrayList<>(held);
-                held.clear();
+                clearHeld();
                 inFlight = true;
                 // Only this request's head and body go on. A request pipelined behind it waits
                 // (held, reading paused) until this response is complete, then is authenticated
@@ -178,8 +197,10 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
                     ctx.fireChannelRead(go.get(i++));
                 } while (i < go.size() && !(go.get(i) instanceof HttpRequest));
                 ctx.fireChannelReadComplete();
-                held.addAll(go.subList(i, go.size()));
-                ctx.channel().config().setAutoRead(held.isEmpty());
+                go.subList(i, go.size()).forEach(o -> hold(ctx, o));
+                if (held.isEmpty()) {
+                    ReadPauses.resume(ctx.channel(), ReadPauses.Reason.AUTH_HOLDING);
+                }
             }
             case BAD_CREDENTIALS -> {
                 audit(user, source, "failure", "bad_credentials");
@@ -192,6 +213,42 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
             case BUSY -> refuse(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "too many logins at once; retry in a second");
             default -> throw new IllegalStateException(r.outcome().name());
         }
+    }
+
+    /** Holds {@code msg}; past the bounds, lets go of everything held and refuses the connection. */
+    private void hold(ChannelHandlerContext ctx, Object msg) {
+        if (refused) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        held.add(msg);
+        if (msg instanceof HttpRequest) {
+            heldRequests++;
+        } else if (msg instanceof HttpContent c) {
+            heldBodyBytes += c.content().readableBytes();
+        }
+        if (heldRequests > MAX_HELD_REQUESTS || heldBodyBytes > MAX_HELD_BODY_BYTES) {
+            held.forEach(ReferenceCountUtil::release);
+            clearHeld();
+            if (inFlight) {
+                refused = true; // drops what comes next; the 503 follows the response in progress
+                overflowed = true;
+            } else {
+                refuseOverflow(ctx);
+            }
+        }
+    }
+
+    private void refuseOverflow(ChannelHandlerContext ctx) {
+        refuse(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "too many pipelined requests or too much pipelined data;"
+                + " send the next request once the answer before it has arrived");
+    }
+
+    /** Empties {@code held} without releasing: the caller has taken what it held. */
+    private void clearHeld() {
+        held.clear();
+        heldRequests = 0;
+        heldBodyBytes = 0;
     }
 
     /** The answer to a request that came with no credentials (or none that could be read). */

@@ -3,6 +3,8 @@ package dev.enclave.gateway;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
@@ -22,6 +24,8 @@ final class ClientIdleHandler extends IdleStateHandler {
     private int requestsStarted;
     private int requestsComplete;
     private int responsesComplete;
+    /** An informational response (100 Continue) was written: its end marker does not complete a response. */
+    private boolean informational;
 
     ClientIdleHandler(Duration idle) {
         super(idle.toMillis(), 0, 0, TimeUnit.MILLISECONDS);
@@ -40,8 +44,15 @@ final class ClientIdleHandler extends IdleStateHandler {
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
+        if (msg instanceof HttpResponse r) {
+            informational = r.status().codeClass() == HttpStatusClass.INFORMATIONAL;
+        }
         if (msg instanceof LastHttpContent) {
-            responsesComplete++;
+            if (informational) {
+                informational = false; // the final response to the same request follows
+            } else {
+                responsesComplete++;
+            }
         }
         super.write(ctx, msg, promise);
     }

@@ -12,12 +12,22 @@ import java.util.List;
  * overwrite them. No {@code Max-Age}: the browser keeps them for its session, the server decides
  * how long a login lasts.
  */
-final class GatewayCookies {
+public final class GatewayCookies {
     static final String SESSION = "__Host-enclave_session";
     static final String CSRF = "__Host-enclave_csrf";
     private static final String ATTRIBUTES = "; Path=/; Secure; HttpOnly; SameSite=Strict";
 
     private GatewayCookies() {
+    }
+
+    /**
+     * Whether a {@code Set-Cookie} value (from the app) sets one of the gateway's cookies: names
+     * compared ignoring case, as browsers apply the {@code __Host-} prefix rules.
+     */
+    public static boolean setsOurs(String setCookie) {
+        int eq = setCookie.indexOf('=');
+        String name = (eq < 0 ? setCookie : setCookie.substring(0, eq)).strip();
+        return name.equalsIgnoreCase(SESSION) || name.equalsIgnoreCase(CSRF);
     }
 
     /** A {@code Set-Cookie} value that sets {@code name}. */

@@ -3,10 +3,12 @@ package dev.enclave.gateway;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import dev.enclave.gateway.proxy.ExchangeDone;
+import dev.enclave.gateway.proxy.ReadPauses;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
@@ -21,7 +23,8 @@ import java.util.List;
  * fails Content-Length with Transfer-Encoding, differing repeated Content-Length, a
  * Transfer-Encoding whose last coding is not chunked, bare CR/LF, NUL and invalid header names;
  * this handler turns those failures into 400/431 and adds: exactly one Host on HTTP/1.1, no
- * absolute-form target naming another authority, HTTP/1.0 and 1.1 only. For an h2 stream (which
+ * absolute-form target naming another authority, HTTP/1.0 and 1.1 only, no {@code CONNECT} (the
+ * gateway is no tunnel) or {@code TRACE} (it would echo the headers the gateway adds) (405). For an h2 stream (which
  * Netty has already validated and converted) {@link Http2Requests} checks first. A refused request
  * closes the connection (on h2: the stream) and never reaches the upstream. A refused request
  * pipelined behind accepted ones is answered after their responses, so every answer still matches
@@ -40,6 +43,15 @@ final class RequestGuardHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (msg instanceof HttpRequest req) {
+            if (req.method().equals(HttpMethod.CONNECT) || req.method().equals(HttpMethod.TRACE)) {
+                refused = true;
+                ReferenceCountUtil.release(msg);
+                FullHttpResponse r = Responses.text(HttpResponseStatus.METHOD_NOT_ALLOWED,
+                        "enclave gateway: " + req.method() + " is not forwarded to the app");
+                r.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+                answer(ctx, r);
+                return;
+            }
             String why = ctx.channel() instanceof Http2StreamChannel ? Http2Requests.check(req) : null;
             if (why == null) {
                 why = check(req);
@@ -69,7 +81,7 @@ final class RequestGuardHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         deferred = refusal;
-        ctx.channel().config().setAutoRead(false);
+        ReadPauses.pause(ctx.channel(), ReadPauses.Reason.REFUSING);
     }
 
     @Override

@@ -118,6 +118,23 @@ class ClientIdleTest {
     }
 
     @Test
+    void after100ContinueASlowAppIsStillWaitedFor() throws Exception {
+        try (SSLSocket s = GatewayTrust.socket(state, port, PATIENCE_MILLIS)) {
+            OutputStream out = s.getOutputStream();
+            out.write(("POST /slow HTTP/1.1\r\nHost: gw\r\n" + auth + "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            InputStream in = s.getInputStream();
+            assertThat(readUntil(in, "\r\n\r\n").text).startsWith("HTTP/1.1 100 Continue\r\n");
+            out.write("hello".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            // The app answers after 3 s, three idle timeouts: the 100's end is not the response's end.
+            Read r = readUntil(in, "done");
+            assertThat(r.text).startsWith("HTTP/1.1 200").endsWith("done");
+        }
+    }
+
+    @Test
     void anUnfinishedBodyIsCut() throws Exception {
         try (SSLSocket s = GatewayTrust.socket(state, port, PATIENCE_MILLIS)) {
             s.getOutputStream().write(("POST /upload HTTP/1.1\r\nHost: gw\r\n" + auth + "Content-Length: 100\r\n\r\nonly ten b")
@@ -155,6 +172,22 @@ class ClientIdleTest {
     }
 
     private record Read(String text, boolean closed) {
+    }
+
+    /** Everything until {@code end} arrived, the gateway closes (closed) or the test's patience runs out. */
+    private static Read readUntil(InputStream in, String end) throws Exception {
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        byte[] buf = new byte[4096];
+        try {
+            for (int n; !got.toString(StandardCharsets.ISO_8859_1).endsWith(end) && (n = in.read(buf)) >= 0; ) {
+                got.write(buf, 0, n);
+            }
+        } catch (SocketTimeoutException e) {
+            return new Read(got.toString(StandardCharsets.ISO_8859_1), false);
+        } catch (java.net.SocketException e) {
+            return new Read(got.toString(StandardCharsets.ISO_8859_1), true);
+        }
+        return new Read(got.toString(StandardCharsets.ISO_8859_1), true);
     }
 
     /** Everything until the gateway closes (closed) or the test's patience runs out (not closed). */

@@ -296,7 +296,7 @@ class GatewayHttp2Test {
                         || h.contains("admin"));
         audit.flush();
         assertThat(Files.readString(state.resolve("audit.log")))
-                .contains("\"event\":\"access\",\"user\":\"alice\",\"source\":\"127.0.0.1\",\"proto\":\"h2\",\"method\":\"GET\",\"path\":\"/v1/thing?q=1\",\"status\":200");
+                .contains("\"event\":\"access\",\"user\":\"alice\",\"source\":\"127.0.0.1\",\"proto\":\"h2\",\"method\":\"GET\",\"path\":\"/v1/thing\",\"query\":true,\"status\":200");
     }
 
     @Test
@@ -647,7 +647,7 @@ class GatewayHttp2Test {
         audit.flush();
         assertThat(Files.readString(state.resolve("audit.log")))
                 .contains("\"result\":\"success\",\"method\":\"form\"")
-                .contains("\"user\":\"alice\",\"source\":\"127.0.0.1\",\"proto\":\"h2\",\"method\":\"GET\",\"path\":\"/split\",\"status\":200");
+                .contains("\"user\":\"alice\",\"source\":\"127.0.0.1\",\"proto\":\"h2\",\"method\":\"GET\",\"path\":\"/split\",\"query\":false,\"status\":200");
     }
 
     @Test

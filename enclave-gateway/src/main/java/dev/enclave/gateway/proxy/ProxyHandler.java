@@ -46,7 +46,9 @@ import java.util.Set;
  *
  * <p>Headers the upstream must be able to trust are set here and client-supplied copies removed:
  * {@code X-Forwarded-For/-Proto/-Host}, {@code X-Forwarded-User} (the authenticated name),
- * {@code Forwarded}, {@code X-Real-IP}. Hop-by-hop headers are dropped, except the
+ * {@code Forwarded}, {@code X-Real-IP}; client copies of {@code X-Remote-User}, {@code Remote-User},
+ * {@code X-Forwarded-Server/-Prefix/-Port} and any header whose name contains {@code _} (which
+ * CGI-style servers read as {@code -}) are dropped. Hop-by-hop headers are dropped, except the
  * {@code Upgrade}/{@code Connection} pair of a WebSocket handshake.
  */
 public final class ProxyHandler extends ChannelInboundHandlerAdapter {
@@ -59,7 +61,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             "host", "content-type", "upgrade");
     private static final List<String> CLIENT_SUPPLIED = List.of("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
             "x-forwarded-user", "x-forwarded-port", "forwarded", "x-real-ip", "proxy-authorization", "proxy-connection",
-            "keep-alive", "te", "trailer");
+            "keep-alive", "te", "trailer", "x-remote-user", "remote-user", "x-forwarded-server", "x-forwarded-prefix");
     /** RFC 9110 idempotent methods; with no body such a request may be sent twice. */
     private static final Set<HttpMethod> REPEATABLE = Set.of(HttpMethod.GET, HttpMethod.HEAD, HttpMethod.OPTIONS,
             HttpMethod.TRACE, HttpMethod.PUT, HttpMethod.DELETE);
@@ -117,7 +119,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         if (!upstream.isWritable()) {
             upstream.flush();
             if (!upstream.isWritable()) {
-                ctx.channel().config().setAutoRead(false); // UpstreamHandler resumes it when upstream drains
+                ReadPauses.pause(ctx.channel(), ReadPauses.Reason.UPSTREAM_FULL); // UpstreamHandler resumes when it drains
             }
         }
     }
@@ -154,6 +156,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         h.remove(HttpHeaderNames.CONNECTION);
         CLIENT_SUPPLIED.forEach(h::remove);
+        // CGI-style servers read X_Forwarded_User as X-Forwarded-User: no name with '_' goes on.
+        h.names().stream().filter(n -> n.indexOf('_') >= 0).toList().forEach(h::remove);
         if (upgrade) {
             h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
         } else {
@@ -227,6 +231,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         if (relay != null) {
             relay.unbind();
         }
+        ReadPauses.resume(ctx.channel(), ReadPauses.Reason.UPSTREAM_FULL); // a closed connection never drains
         if (upstream != null) {
             upstream.close();
         }
@@ -242,6 +247,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         h.unbind();
         relay = null;
         upstream = null;
+        ReadPauses.resume(ctx.channel(), ReadPauses.Reason.UPSTREAM_FULL); // a closed connection never drains
         if (exchanges.isEmpty() && !requestOpen) {
             return; // closed between requests: the next request takes another connection
         }

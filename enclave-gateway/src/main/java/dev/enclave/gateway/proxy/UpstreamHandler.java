@@ -2,6 +2,7 @@ package dev.enclave.gateway.proxy;
 
 import dev.enclave.audit.AuditEvent;
 import dev.enclave.audit.AuditLog;
+import dev.enclave.gateway.GatewayCookies;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -15,6 +16,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
@@ -33,6 +35,9 @@ import java.util.concurrent.TimeUnit;
  * to a client for as long as that client uses it, and the {@link UpstreamPool} holds it in between.
  * This handler knows whether the connection can carry another request ({@link #reusable()}).
  * Interim {@code 1xx} responses (e.g. {@code 100 Continue}) are relayed without ending the exchange.
+ * {@code Set-Cookie} headers for the gateway's own cookies are dropped. A response whose body ends only when the app closes (neither Content-Length nor chunked) goes to
+ * an HTTP/1 client with {@code Connection: close}, and the client connection closes after it: on
+ * a kept-alive connection the client could not tell where it ends.
  */
 final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     private static final List<String> HOP_BY_HOP = List.of("keep-alive", "proxy-connection", "te", "trailer");
@@ -44,6 +49,8 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     private Queue<Exchange> exchanges;
     private boolean interim;
     private boolean reusable = true;
+    /** The response in progress ends when the app closes: the client connection must end with it. */
+    private boolean closeDelimited;
     private int completed;
     private long idleSince = System.nanoTime();
 
@@ -124,9 +131,15 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
                 if (!HttpUtil.isKeepAlive(r)) {
                     reusable = false;
                 }
+                if (!(client instanceof Http2StreamChannel) && closeDelimited(r, e)) {
+                    // Only the close can tell the client where this body ends.
+                    closeDelimited = true;
+                    reusable = false;
+                }
             }
             HOP_BY_HOP.forEach(r.headers()::remove);
-            if (!e.keepAlive && !interim) {
+            dropGatewayCookies(r);
+            if ((!e.keepAlive || closeDelimited) && !interim) {
                 r.headers().set(HttpHeaderNames.CONNECTION, "close");
             }
         }
@@ -142,7 +155,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
                 completed++;
                 idleSince = System.nanoTime();
                 auditAccess(pool.audit(), client, e);
-                if (!e.keepAlive) {
+                if (!e.keepAlive || closeDelimited) {
                     client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
                     return;
                 }
@@ -155,6 +168,23 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
                 ctx.channel().config().setAutoRead(false); // ProxyHandler resumes it when the client drains
             }
         }
+    }
+
+    /** The app may not set (or clear) the gateway's own session and CSRF cookies. */
+    private static void dropGatewayCookies(HttpResponse r) {
+        List<String> cookies = r.headers().getAll(HttpHeaderNames.SET_COOKIE);
+        if (cookies.stream().anyMatch(GatewayCookies::setsOurs)) {
+            r.headers().remove(HttpHeaderNames.SET_COOKIE);
+            cookies.stream().filter(c -> !GatewayCookies.setsOurs(c)).forEach(c -> r.headers().add(HttpHeaderNames.SET_COOKIE, c));
+        }
+    }
+
+    /** A response that may have a body but has neither Content-Length nor chunked framing (RFC 9112 6.3). */
+    private static boolean closeDelimited(HttpResponse r, Exchange e) {
+        int code = r.status().code();
+        return code != HttpResponseStatus.NO_CONTENT.code() && code != HttpResponseStatus.NOT_MODIFIED.code()
+                && !"HEAD".equals(e.method)
+                && !r.headers().contains(HttpHeaderNames.CONTENT_LENGTH) && !HttpUtil.isTransferEncodingChunked(r);
     }
 
     private void switchToRelay(ChannelHandlerContext ctx, HttpResponse r, Exchange e) {
@@ -180,12 +210,14 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
 
     static void auditAccess(AuditLog audit, Channel client, Exchange e) {
         InetSocketAddress source = (InetSocketAddress) client.remoteAddress();
+        int query = e.path.indexOf('?');
         audit.write(AuditEvent.of("gateway", "access")
                 .put("user", e.user)
                 .put("source", source == null ? null : source.getAddress().getHostAddress())
                 .put("proto", e.proto)
                 .put("method", e.method)
-                .put("path", e.path)
+                .put("path", query < 0 ? e.path : e.path.substring(0, query))
+                .put("query", query >= 0) // whether there was one: query strings carry tokens, the audit log keeps none
                 .put("status", e.status)
                 .put("bytes", e.bytesOut)
                 .put("duration_ms", (System.nanoTime() - e.startNanos) / 1_000_000));
@@ -198,11 +230,11 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** The upstream drained what the client sent: read the client again. */
+    /** The upstream drained what the client sent: read the client again, unless it is paused for another reason. */
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         if (ctx.channel().isWritable() && client != null) {
-            client.config().setAutoRead(true);
+            ReadPauses.resume(client, ReadPauses.Reason.UPSTREAM_FULL);
         }
         ctx.fireChannelWritabilityChanged();
     }
