@@ -159,6 +159,10 @@ public final class LockoutTracker {
         refreshFromDisk();
         Instant now = clock.instant();
         String key = sourceKey(source);
+        Instant current = bans.get(key);
+        if (current != null && current.isAfter(now)) {
+            return Optional.of(current); // banned while this guess was checked: the ban stands as it is
+        }
         int perSource = count(bySource, key, now);
         int perUser = user == null || user.isEmpty() ? 0 : count(byUser, user, now);
         if (perSource < maxFailures && perUser < maxFailures) {
@@ -175,6 +179,19 @@ public final class LockoutTracker {
     /** A successful login clears the source's failures (not the user's: others may be guessing it). */
     public synchronized void recordSuccess(InetAddress source) {
         bySource.remove(sourceKey(source));
+    }
+
+    /**
+     * A right password, unless the source was banned meanwhile (a guess checked at the same time
+     * failed): then the ban's end, and nothing is cleared. One step under the lock, so no success
+     * slips in after a ban.
+     */
+    public synchronized Optional<Instant> recordSuccessUnlessBanned(InetAddress source) {
+        Optional<Instant> banned = bannedUntil(source);
+        if (banned.isEmpty()) {
+            recordSuccess(source);
+        }
+        return banned;
     }
 
     public synchronized List<Ban> bans() {
