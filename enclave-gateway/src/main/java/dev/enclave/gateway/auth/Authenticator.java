@@ -5,6 +5,7 @@ import dev.enclave.audit.AuditLog;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
@@ -42,6 +43,9 @@ import java.util.concurrent.RejectedExecutionException;
 public final class Authenticator {
     /** What the caller does next. */
     public enum Outcome { OK, BAD_CREDENTIALS, BANNED, BUSY }
+
+    /** The longest user name checked at all (Linux allows 32, the sessions file 128). */
+    public static final int MAX_USER_BYTES = 256;
 
     /** {@code until} is set for {@link Outcome#BANNED}. */
     public record Result(Outcome outcome, String user, Instant until) {
@@ -84,12 +88,26 @@ public final class Authenticator {
         return check.cacheVersion(user);
     }
 
-    /** Checks the credentials; {@code password} is wiped when the check is done. */
+    /**
+     * Checks the credentials; {@code password} is wiped when the check is done. A user name longer
+     * than {@value #MAX_USER_BYTES} bytes (UTF-8) is refused without any password work and counts
+     * as a failure of the source.
+     */
     public CompletableFuture<Result> authenticate(InetAddress source, String user, char[] password) {
         Optional<Instant> banned = lockout.bannedUntil(source);
         if (banned.isPresent()) {
             Arrays.fill(password, '\0');
             return CompletableFuture.completedFuture(new Result(Outcome.BANNED, user, banned.get()));
+        }
+        if (user.length() > MAX_USER_BYTES || user.getBytes(StandardCharsets.UTF_8).length > MAX_USER_BYTES) {
+            Arrays.fill(password, '\0');
+            try {
+                Optional<Instant> ban = lockout.recordFailure(source, null); // no account has such a name
+                return CompletableFuture.completedFuture(ban.map(until -> new Result(Outcome.BANNED, user, until))
+                        .orElse(Result.of(Outcome.BAD_CREDENTIALS, user)));
+            } catch (IOException e) {
+                return CompletableFuture.failedFuture(e);
+            }
         }
         Optional<String> version;
         try {

@@ -12,17 +12,22 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 
 /**
  * The fail2ban equivalent. Failed logins are counted per source and per user name within a sliding
@@ -34,7 +39,9 @@ import java.util.Optional;
  *
  * <p>IPv6 sources are counted and banned per /64 (one host's usual allocation), so rotating through
  * its own addresses does not reset a counter. Failure counters are bounded
- * ({@value #MAX_TRACKED} keys, oldest dropped first) so a flood of sources cannot exhaust memory.
+ * ({@value #MAX_TRACKED} keys, oldest dropped first) so a flood of sources cannot exhaust memory;
+ * user names are counted under a keyed hash of fixed size (a key made at start, so the counters
+ * hold no names and a long name costs no more memory than a short one).
  * Thread-safe; every method is short.
  */
 public final class LockoutTracker {
@@ -77,6 +84,8 @@ public final class LockoutTracker {
     private Object fileVersion;
     private long fileCheckedAt = System.nanoTime();
     private BanListener listener = NO_LISTENER;
+    /** Used under the tracker's lock only (a Mac is not thread-safe). */
+    private final Mac userKeys;
 
     private LockoutTracker(int maxFailures, Duration window, Duration banLength, Clock clock, Path file) {
         this.maxFailures = maxFailures;
@@ -84,6 +93,14 @@ public final class LockoutTracker {
         this.banLength = banLength;
         this.clock = clock;
         this.file = file;
+        try {
+            byte[] key = new byte[32];
+            new SecureRandom().nextBytes(key);
+            userKeys = Mac.getInstance("HmacSHA256");
+            userKeys.init(new SecretKeySpec(key, "HmacSHA256"));
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 is missing from this JDK", e);
+        }
     }
 
     /**
@@ -164,7 +181,7 @@ public final class LockoutTracker {
             return Optional.of(current); // banned while this guess was checked: the ban stands as it is
         }
         int perSource = count(bySource, key, now);
-        int perUser = user == null || user.isEmpty() ? 0 : count(byUser, user, now);
+        int perUser = user == null || user.isEmpty() ? 0 : count(byUser, userKey(user), now);
         if (perSource < maxFailures && perUser < maxFailures) {
             return Optional.empty();
         }
@@ -215,6 +232,16 @@ public final class LockoutTracker {
         listener.unbanned(sourceKey);
         save();
         return true;
+    }
+
+    /** The fixed-size key a user name is counted under: 128 bits of its HMAC-SHA256, in hex. */
+    private String userKey(String user) {
+        return HexFormat.of().formatHex(userKeys.doFinal(user.getBytes(StandardCharsets.UTF_8)), 0, 16);
+    }
+
+    /** The keys user names are counted under (for the test of their size). */
+    synchronized List<String> trackedUserKeys() {
+        return new ArrayList<>(byUser.keySet());
     }
 
     /** Sources with failures being counted (for the bound's test). */

@@ -212,6 +212,19 @@ class AuthenticatorTest {
     }
 
     @Test
+    void aUserNameLongerThan256BytesIsRefusedWithoutHashingAndCountsTowardsTheBan() throws Exception {
+        String tooLong = "é".repeat(129); // 258 bytes in UTF-8
+        int jobs = hashJobs.get();
+        assertThat(login(tooLong, PASS)).isEqualTo(Authenticator.Outcome.BAD_CREDENTIALS);
+        assertThat(login("a".repeat(24 * 1024), PASS)).isEqualTo(Authenticator.Outcome.BAD_CREDENTIALS);
+        assertThat(login(tooLong, PASS)).isEqualTo(Authenticator.Outcome.BANNED);
+        assertThat(hashJobs.get()).isEqualTo(jobs);
+        assertThat(auth.authenticate(InetAddress.getByName("203.0.113.9"), "a".repeat(256), "x".toCharArray())
+                .get(10, TimeUnit.SECONDS).outcome()).as("256 bytes are still checked").isEqualTo(Authenticator.Outcome.BAD_CREDENTIALS);
+        assertThat(hashJobs.get()).isEqualTo(jobs + 1);
+    }
+
+    @Test
     void aFullHashingQueueAnswersBusyInsteadOfQueueingForever() throws Exception {
         ExecutorService tiny = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new SynchronousQueue<>());
         CountDownLatch release = new CountDownLatch(1);

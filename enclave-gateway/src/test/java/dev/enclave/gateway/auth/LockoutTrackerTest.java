@@ -233,4 +233,17 @@ class LockoutTrackerTest {
         }
         assertThat(t.trackedSources()).isEqualTo(LockoutTracker.MAX_TRACKED);
     }
+
+    @Test
+    void userNamesAreCountedUnderAFixedSizeKeyThatHoldsNoName() throws Exception {
+        LockoutTracker t = tracker();
+        String huge = "x".repeat(24 * 1024); // what a Basic header can carry
+        for (int i = 0; i < 4; i++) {
+            assertThat(t.recordFailure(ip("198.51.100." + (i + 1)), huge)).isEmpty();
+        }
+        t.recordFailure(ip("198.51.100.9"), "alice");
+        assertThat(t.trackedUserKeys()).hasSize(2).allSatisfy(k -> assertThat(k).matches("[0-9a-f]{32}"))
+                .noneMatch(k -> k.contains("alice") || k.contains("xxxx"));
+        assertThat(t.recordFailure(ip("198.51.100.5"), huge)).as("the same long name, fifth time").isPresent();
+    }
 }
