@@ -101,13 +101,9 @@ public final class Authenticator {
         }
         if (user.length() > MAX_USER_BYTES || user.getBytes(StandardCharsets.UTF_8).length > MAX_USER_BYTES) {
             Arrays.fill(password, '\0');
-            try {
-                Optional<Instant> ban = lockout.recordFailure(source, null); // no account has such a name
-                return CompletableFuture.completedFuture(ban.map(until -> new Result(Outcome.BANNED, user, until))
-                        .orElse(Result.of(Outcome.BAD_CREDENTIALS, user)));
-            } catch (IOException e) {
-                return CompletableFuture.failedFuture(e);
-            }
+            Optional<Instant> ban = lockout.recordFailure(source, null); // no account has such a name
+            return CompletableFuture.completedFuture(ban.map(until -> new Result(Outcome.BANNED, user, until))
+                    .orElse(Result.of(Outcome.BAD_CREDENTIALS, user)));
         }
         Optional<String> version;
         try {

@@ -47,14 +47,18 @@ class AuthenticatorTest {
         usersFile = state.resolve("users");
         UserStore.update(usersFile, s -> s.with("alice", hasher.hash(PASS.toCharArray())));
         lockout = LockoutTracker.open(state, 3, Duration.ofMinutes(10), Duration.ofHours(1), Clock.systemUTC());
+        trackers.add(lockout);
         auth = new Authenticator(new Authenticator.UsersFile(usersFile), hasher, lockout,
                 new CredentialCache(Duration.ofMinutes(5), 1000, Clock.systemUTC()), counting);
         client = InetAddress.getByName("203.0.113.7");
     }
 
+    private final List<LockoutTracker> trackers = new ArrayList<>();
+
     @AfterEach
     void tearDown() {
         pool.shutdownNow();
+        trackers.forEach(LockoutTracker::close); // bans are written on their own thread: done before the directory goes
     }
 
     private Authenticator.Outcome login(String user, String password) throws Exception {
@@ -153,6 +157,7 @@ class AuthenticatorTest {
     private Authenticator concurrent(CountedCheck check, ExecutorService twoThreads) throws Exception {
         LockoutTracker five = LockoutTracker.open(Files.createDirectories(state.resolve("five")), MAX_FAILURES,
                 Duration.ofMinutes(10), Duration.ofHours(1), Clock.systemUTC());
+        trackers.add(five);
         return new Authenticator(check, five, new CredentialCache(Duration.ofMinutes(5), 1000, Clock.systemUTC()), twoThreads, null);
     }
 

@@ -49,9 +49,12 @@ class PamCheckTest {
         audit = AuditLog.open(state.resolve("audit.log"));
     }
 
+    private final List<LockoutTracker> trackers = new java.util.ArrayList<>();
+
     @AfterEach
     void tearDown() {
         pool.shutdownNow();
+        trackers.forEach(LockoutTracker::close); // bans are written on their own thread: done before the directory goes
         audit.close();
         if (accounts != null) {
             accounts.close();
@@ -67,6 +70,7 @@ class PamCheckTest {
             pool.execute(r);
         };
         LockoutTracker lockout = LockoutTracker.open(state, 2, Duration.ofMinutes(10), Duration.ofHours(1), Clock.systemUTC());
+        trackers.add(lockout);
         return new Authenticator(check, lockout, new CredentialCache(Duration.ofMinutes(1), 100, Clock.systemUTC()), counting, audit);
     }
 
