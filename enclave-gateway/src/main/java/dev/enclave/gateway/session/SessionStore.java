@@ -206,6 +206,19 @@ public final class SessionStore implements AutoCloseable {
      * here. Marks the session seen (in memory, coarsely).
      */
     public Optional<Session> find(String token) {
+        return lookup(token, true);
+    }
+
+    /**
+     * True while {@code token} opens a valid session, like {@link #find}, but without marking it
+     * seen: for a check made on the gateway's own account (an open WebSocket looked at every few
+     * seconds), which must not keep an idle session alive.
+     */
+    public boolean stillValid(String token) {
+        return lookup(token, false).isPresent();
+    }
+
+    private Optional<Session> lookup(String token, boolean touch) {
         if (token == null || !TOKEN.matcher(token).matches()) {
             return Optional.empty();
         }
@@ -229,7 +242,7 @@ public final class SessionStore implements AutoCloseable {
             forget(id, e);
             return Optional.empty();
         }
-        if (Duration.between(e.lastSeen, now).compareTo(touchGranularity) >= 0) {
+        if (touch && Duration.between(e.lastSeen, now).compareTo(touchGranularity) >= 0) {
             e.lastSeen = now;
             dirty = true;
         }

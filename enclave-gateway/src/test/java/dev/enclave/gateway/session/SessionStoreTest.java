@@ -124,6 +124,31 @@ class SessionStoreTest {
     }
 
     @Test
+    void stillValidDoesNotKeepAnIdleSessionAlive() throws Exception {
+        SessionStore s = open();
+        String token = s.create("alice", "hash-of-alice-1");
+        for (int i = 0; i < 7; i++) { // an open WebSocket's watch, looking every hour of an idle day
+            clock.advance(Duration.ofHours(1));
+            assertThat(s.stillValid(token)).isTrue();
+        }
+        clock.advance(Duration.ofHours(1));
+        assertThat(s.stillValid(token)).as("eight idle hours since the login").isFalse();
+        assertThat(s.find(token)).isEmpty();
+        assertThat(s.stillValid("not a token")).isFalse();
+    }
+
+    @Test
+    void stillValidSeesAPasswordChangeAndALogout() throws Exception {
+        SessionStore s = open();
+        String changed = s.create("alice", "hash-of-alice-1");
+        String loggedOut = s.create("bob", "hash-of-bob-1");
+        credentials.put("alice", "hash-of-alice-2");
+        s.revoke(loggedOut);
+        assertThat(s.stillValid(changed)).isFalse();
+        assertThat(s.stillValid(loggedOut)).isFalse();
+    }
+
+    @Test
     void aSessionEndsAtTheAbsoluteTimeoutHoweverBusy() throws Exception {
         SessionStore store = open();
         String token = store.create("alice", "hash-of-alice-1");
