@@ -177,6 +177,30 @@ class PamCheckTest {
         assertThat(auditLines()).contains("\"user\":\"root\"", "\"reason\":\"root_refused\"");
     }
 
+    // ---- the shadow line as the cache version (any user: a shadow file of the test's own) -----
+
+    @Test
+    void theCacheVersionChangesWithTheUsersShadowLineOnlyAndFallsBackWhenThereIsNone() throws Exception {
+        Path shadow = state.resolve("shadow");
+        Files.writeString(shadow, "alice:$y$j9T$salt$hash1:20000:0:99999:7:::\nbob:$y$j9T$salt$hashb:20000:0:99999:7:::\n");
+        PamCheck check = new PamCheck(new PamCheck.Options("enclave", null, false), shadow, 0);
+        String first = check.cacheVersion("alice").orElseThrow();
+        assertThat(first).startsWith("pam:enclave:").doesNotContain("hash1");
+        assertThat(check.cacheVersion("alice")).as("unchanged file").containsSame(first);
+
+        Files.writeString(shadow, "alice:$y$j9T$salt$hash1:20000:0:99999:7:::\nbob:$y$j9T$salt$hashB2:20001:0:99999:7:::\n");
+        assertThat(check.cacheVersion("alice")).as("another user's change").contains(first);
+        Files.writeString(shadow, "alice:$y$j9T$salt$hash22:20001:0:99999:7:::\nbob:$y$j9T$salt$hashB2:20001:0:99999:7:::\n");
+        String changed = check.cacheVersion("alice").orElseThrow();
+        assertThat(changed).as("a new password").isNotEqualTo(first);
+        Files.writeString(shadow, "alice:!$y$j9T$salt$hash22:20001:0:99999:7:::\n");
+        assertThat(check.cacheVersion("alice")).as("locked").get().isNotEqualTo(changed);
+        Files.writeString(shadow, "carol:x:1::::::\n");
+        assertThat(check.cacheVersion("alice")).as("removed: the version every check had before").contains("pam:enclave");
+        Files.delete(shadow);
+        assertThat(check.cacheVersion("carol")).as("no shadow file to read").contains("pam:enclave");
+    }
+
     // ---- start-up checks (any user) ---------------------------------------------------------
 
     @Test
