@@ -473,6 +473,16 @@ class BrowserLoginTest {
     }
 
     @Test
+    void enclaveSessionsRevokeEndsTheUsersSessionsInTheRunningGatewayWithinASecond() throws Exception {
+        String token = logIn();
+        assertThat(withSession(token, "/").statusCode()).isEqualTo(200);
+        dev.enclave.gateway.session.SessionStore.revokeUser(state, "alice", clock.now); // what the CLI does, from another process
+        assertThat(statusWithinSeconds(token, 401, 5)).isEqualTo(401);
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(withSession(logIn(), "/").statusCode()).as("a new login").isEqualTo(200);
+    }
+
+    @Test
     void deletingTheUserEndsTheUsersSessions() throws Exception {
         String token = logIn();
         UserStore.update(state.resolve("users"), s -> s.without("alice"));
