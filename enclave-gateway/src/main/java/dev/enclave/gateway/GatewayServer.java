@@ -57,6 +57,7 @@ public final class GatewayServer implements AutoCloseable {
     private ReloadingTlsContext tls;
     private ScheduledExecutorService tlsWatch;
     private NftablesBans kernelBans;
+    private LockoutTracker lockout;
 
     public GatewayServer(GatewaySettings settings, AuditLog audit) {
         this(settings, audit, System.err::println, Clock.systemUTC());
@@ -86,8 +87,9 @@ public final class GatewayServer implements AutoCloseable {
             fingerprint = cert.fingerprint();
             tls = ReloadingTlsContext.open(cert.certFile(), cert.keyFile());
         }
-        LockoutTracker lockout = LockoutTracker.open(settings.stateDir(), settings.maxFailures(), settings.failureWindow(),
+        lockout = LockoutTracker.open(settings.stateDir(), settings.maxFailures(), settings.failureWindow(),
                 settings.ban(), Clock.systemUTC());
+        lockout.auditTo(audit);
         int cores = Runtime.getRuntime().availableProcessors();
         // Password hashing never runs on an event loop, and at most 'cores' at once with a short
         // queue behind: a flood of guesses is answered 503 rather than starving everyone else.
@@ -227,6 +229,10 @@ public final class GatewayServer implements AutoCloseable {
         if (kernelBans != null) {
             kernelBans.close(); // deletes the table; the bans stay in the state directory
             kernelBans = null;
+        }
+        if (lockout != null) {
+            lockout.close(); // a ban of the last moment is written before the process ends
+            lockout = null;
         }
     }
 }

@@ -57,10 +57,7 @@ final class LoginPage {
         if (fresh) {
             browserValue = csrf.newBrowserValue();
         }
-        String html = "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                + "<title>Enclave: log in</title>\n<style>" + STYLE + "</style>\n</head>\n<body>\n<main>\n"
-                + "<h1>Enclave</h1>\n"
+        String html = head("log in")
                 + (message == null ? "" : "<p id=\"message\" role=\"alert\">" + escape(message) + "</p>\n")
                 + "<form method=\"post\" action=\"" + PATH + "\">\n"
                 + "<label for=\"user\">User name</label>\n"
@@ -73,6 +70,38 @@ final class LoginPage {
                 + "<input type=\"hidden\" name=\"next\" value=\"" + escape(safeNext(next)) + "\">\n"
                 + "<button id=\"login\" type=\"submit\">Log in</button>\n"
                 + "</form>\n</main>\n</body>\n</html>\n";
+        return respond(req, status, html, fresh ? browserValue : null);
+    }
+
+    /**
+     * The question asked before a logout that another site started (a link or form elsewhere):
+     * one button that posts to {@value LoginPageHandler#LOGOUT} with this browser's CSRF token,
+     * so only a click on this page ends the session. Same style and policy as the login form.
+     */
+    FullHttpResponse renderLogoutConfirmation(HttpRequest req) {
+        String browserValue = csrfCookie(req);
+        boolean fresh = browserValue == null;
+        if (fresh) {
+            browserValue = csrf.newBrowserValue();
+        }
+        String html = head("log out")
+                + "<p id=\"message\" role=\"alert\">Another site sent you here to log out. Log out of Enclave?</p>\n"
+                + "<form method=\"post\" action=\"" + LoginPageHandler.LOGOUT + "\">\n"
+                + "<input type=\"hidden\" name=\"csrf\" value=\"" + csrf.tokenFor(browserValue) + "\">\n"
+                + "<button id=\"logout\" type=\"submit\">Log out</button>\n"
+                + "</form>\n</main>\n</body>\n</html>\n";
+        return respond(req, HttpResponseStatus.OK, html, fresh ? browserValue : null);
+    }
+
+    private static String head(String what) {
+        return "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                + "<title>Enclave: " + what + "</title>\n<style>" + STYLE + "</style>\n</head>\n<body>\n<main>\n"
+                + "<h1>Enclave</h1>\n";
+    }
+
+    /** {@code newCsrfValue}: set as the browser's CSRF cookie (it had none), or null. */
+    private static FullHttpResponse respond(HttpRequest req, HttpResponseStatus status, String html, String newCsrfValue) {
         byte[] body = html.getBytes(StandardCharsets.UTF_8);
         boolean head = req.method().equals(HttpMethod.HEAD);
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
@@ -82,8 +111,8 @@ final class LoginPage {
         r.headers().set(HttpHeaderNames.CONTENT_SECURITY_POLICY, CSP);
         r.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
         r.headers().set(HttpHeaderNames.CONNECTION, "close");
-        if (fresh) {
-            r.headers().add(HttpHeaderNames.SET_COOKIE, GatewayCookies.set(GatewayCookies.CSRF, browserValue));
+        if (newCsrfValue != null) {
+            r.headers().add(HttpHeaderNames.SET_COOKIE, GatewayCookies.set(GatewayCookies.CSRF, newCsrfValue));
         }
         return r;
     }

@@ -44,8 +44,13 @@ import java.util.Optional;
  *       form again with one message that does not say whether the user exists (401). Banned: 403.
  *       Busy: 503.</li>
  *   <li>{@code GET} or {@code POST /logout}: ends the session on the server, removes the cookie,
- *       303 to the login form. (No CSRF token needed: the cookie is {@code SameSite=Strict}, so
- *       another site cannot make a browser send it.)</li>
+ *       303 to the login form. When another site started the request ({@code Sec-Fetch-Site}
+ *       {@code cross-site} or {@code same-site}, or a foreign {@code Origin}), it only shows a
+ *       page asking to confirm, whose button posts {@code /logout} with the browser's CSRF token:
+ *       a link elsewhere cannot log anyone out (the {@code SameSite=Strict} session cookie is not
+ *       sent then, but the answer's cookie-clearing would still be taken). A POST with a valid CSRF
+ *       token logs out whatever its origin; a request without these headers (curl, older
+ *       browsers) or typed in the address bar ({@code none}) logs out as before.</li>
  *   <li>anything else under {@code /.enclave/}: 404.</li>
  * </ul>
  * Every answer closes the connection, after the request's body (bounded) has been read. Logins
@@ -149,7 +154,15 @@ final class LoginPageHandler extends ChannelInboundHandlerAdapter {
             }
         } else if (path.equals(LOGOUT)) {
             if (m.equals(HttpMethod.GET) || m.equals(HttpMethod.POST)) {
-                logout(ctx, req);
+                if (!crossSite(req) || (m.equals(HttpMethod.POST) && sessions.csrf().matches(LoginPage.csrfCookie(req), csrfField(form)))) {
+                    logout(ctx, req);
+                } else {
+                    // A link or form on another site: that alone must not log the browser out.
+                    InetSocketAddress source = (InetSocketAddress) ctx.channel().remoteAddress();
+                    audit.write(AuditEvent.of("gateway", "logout").put("source", source.getAddress().getHostAddress())
+                            .put("result", "confirmation_asked").put("reason", "cross_site"));
+                    answer(ctx, page.renderLogoutConfirmation(req));
+                }
             } else {
                 answer(ctx, notAllowed("GET, POST"));
             }
@@ -265,6 +278,39 @@ final class LoginPageHandler extends ChannelInboundHandlerAdapter {
         FullHttpResponse resp = seeOther(LoginPage.PATH + "?logged_out");
         resp.headers().add(HttpHeaderNames.SET_COOKIE, GatewayCookies.clear(GatewayCookies.SESSION));
         answer(ctx, resp);
+    }
+
+    /**
+     * True when the browser says another site started the request: {@code Sec-Fetch-Site} other
+     * than {@code same-origin} or {@code none} (typed in the address bar, a bookmark), or an
+     * {@code Origin} other than this one. Neither header (curl, older browsers): false.
+     */
+    static boolean crossSite(HttpRequest req) {
+        String origin = req.headers().get(HttpHeaderNames.ORIGIN);
+        if (origin != null) {
+            String host = req.headers().get(HttpHeaderNames.HOST);
+            if (host == null || !origin.equalsIgnoreCase("https://" + host)) {
+                return true;
+            }
+        }
+        String site = req.headers().get("Sec-Fetch-Site");
+        return site != null && !site.equalsIgnoreCase("same-origin") && !site.equalsIgnoreCase("none");
+    }
+
+    /** The {@code csrf} field of a posted logout form, or null. */
+    private static String csrfField(byte[] form) {
+        for (byte b : form) {
+            if (b < 0x20 || b > 0x7e) {
+                return null;
+            }
+        }
+        try {
+            List<String> values = new QueryStringDecoder(new String(form, java.nio.charset.StandardCharsets.US_ASCII), false)
+                    .parameters().get("csrf");
+            return values == null || values.size() != 1 ? null : values.get(0);
+        } catch (IllegalArgumentException malformed) {
+            return null;
+        }
     }
 
     private Optional<Session> sessionOf(HttpRequest req) {

@@ -15,7 +15,9 @@ import java.util.concurrent.TimeUnit;
  * idle or absolute expiry, a password change, the user's removal. A session is otherwise checked
  * only when a request arrives, and a WebSocket sends no more requests after its upgrade, so it
  * would outlive a logout. The check runs on the connection's own event loop every
- * {@code every}; it is in memory (the session store), so it costs no disk or password work.
+ * {@code every}; it is in memory (the session store), so it costs no disk or password work. The
+ * check does not count as use: a WebSocket left open does not keep an idle session alive (the
+ * requests a page makes do).
  */
 final class SessionWatch {
     private static final AttributeKey<Boolean> WATCHED = AttributeKey.valueOf("enclave.sessionWatched");
@@ -30,7 +32,7 @@ final class SessionWatch {
         }
         long millis = every.toMillis();
         ScheduledFuture<?> check = channel.eventLoop().scheduleAtFixedRate(() -> {
-            if (channel.isActive() && sessions.find(token).isEmpty()) {
+            if (channel.isActive() && !sessions.stillValid(token)) { // not find: the watch is no use of the session
                 InetSocketAddress source = (InetSocketAddress) channel.remoteAddress();
                 audit.write(AuditEvent.of("gateway", "session_ended").put("user", user)
                         .put("source", source == null ? null : source.getAddress().getHostAddress())

@@ -377,6 +377,70 @@ class BrowserLoginTest {
         assertThat(appRequests.get()).isZero();
     }
 
+    private static final Pattern LOGOUT_CONFIRMATION = Pattern.compile(
+            "<form method=\"post\" action=\"/logout\">\n<input type=\"hidden\" name=\"csrf\" value=\"([^\"]+)\">\n"
+            + "<button id=\"logout\" type=\"submit\">Log out</button>");
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"Sec-Fetch-Site: cross-site", "Sec-Fetch-Site: same-site", "Origin: https://evil.test"})
+    void aLogoutLinkOnAnotherSiteOnlyAsksAndTheSessionAndItsCookieStay(String header) throws Exception {
+        String token = logIn();
+        String[] h = header.split(": ");
+        HttpResponse<String> r = send(get("/logout").header("Cookie", "__Host-enclave_session=" + token)
+                .header("Accept", HTML).header(h[0], h[1]));
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().allValues("Set-Cookie")).noneMatch(c -> c.startsWith("__Host-enclave_session"));
+        assertThat(r.headers().firstValue("Content-Security-Policy")).contains(LoginPage.CSP);
+        assertThat(r.headers().firstValue("Cache-Control")).contains("no-store");
+        assertThat(r.body()).containsPattern(LOGOUT_CONFIRMATION).contains("Log out of Enclave?").doesNotContain("<script");
+        assertThat(withSession(token, "/").statusCode()).isEqualTo(200);
+        HttpResponse<String> posted = send(post("/logout", "").header("Cookie", "__Host-enclave_session=" + token).header(h[0], h[1]));
+        assertThat(posted.statusCode()).as("a cross-site POST without the token asks too").isEqualTo(200);
+        assertThat(posted.headers().allValues("Set-Cookie")).noneMatch(c -> c.startsWith("__Host-enclave_session"));
+        assertThat(withSession(token, "/").statusCode()).isEqualTo(200);
+        audit.flush();
+        assertThat(Files.readString(state.resolve("audit.log")))
+                .contains("\"event\":\"logout\",\"source\":\"127.0.0.1\",\"result\":\"confirmation_asked\",\"reason\":\"cross_site\"");
+    }
+
+    @Test
+    void theConfirmationsButtonLogsOutWithItsCsrfToken() throws Exception {
+        String token = logIn();
+        HttpResponse<String> ask = send(get("/logout").header("Accept", HTML).header("Sec-Fetch-Site", "cross-site"));
+        Matcher c = CSRF_COOKIE.matcher(ask.headers().firstValue("Set-Cookie").orElseThrow());
+        assertThat(c.matches()).isTrue();
+        Matcher field = LOGOUT_CONFIRMATION.matcher(ask.body());
+        assertThat(field.find()).isTrue();
+        String cookies = "__Host-enclave_csrf=" + c.group(1) + "; __Host-enclave_session=" + token;
+        HttpResponse<String> wrongToken = send(post("/logout", form("csrf", "x".repeat(43))).header("Cookie", cookies)
+                .header("Sec-Fetch-Site", "cross-site"));
+        assertThat(wrongToken.statusCode()).isEqualTo(200);
+        assertThat(withSession(token, "/").statusCode()).isEqualTo(200);
+        HttpResponse<String> click = send(post("/logout", form("csrf", field.group(1))).header("Cookie", cookies)
+                .header("Origin", origin()).header("Sec-Fetch-Site", "same-origin"));
+        assertThat(click.statusCode()).isEqualTo(303);
+        assertThat(click.headers().allValues("Set-Cookie")).containsExactly(
+                "__Host-enclave_session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
+        assertThat(withSession(token, "/").statusCode()).isEqualTo(401);
+
+        String second = logIn(); // the token alone is enough, whatever the headers say
+        HttpResponse<String> withToken = send(post("/logout", form("csrf", field.group(1)))
+                .header("Cookie", "__Host-enclave_csrf=" + c.group(1) + "; __Host-enclave_session=" + second)
+                .header("Sec-Fetch-Site", "cross-site"));
+        assertThat(withToken.statusCode()).isEqualTo(303);
+        assertThat(withSession(second, "/").statusCode()).isEqualTo(401);
+    }
+
+    @ParameterizedTest(name = "Sec-Fetch-Site: {0}")
+    @ValueSource(strings = {"none", "same-origin"})
+    void aLogoutTypedInTheAddressBarOrFromThisSiteLogsOutAtOnce(String site) throws Exception {
+        String token = logIn();
+        HttpResponse<String> r = send(get("/logout").header("Cookie", "__Host-enclave_session=" + token).header("Sec-Fetch-Site", site));
+        assertThat(r.statusCode()).isEqualTo(303);
+        assertThat(r.headers().firstValue("Location")).contains("/.enclave/login?logged_out");
+        assertThat(withSession(token, "/").statusCode()).isEqualTo(401);
+    }
+
     @Test
     void aSessionEndsAfterEightIdleHours() throws Exception {
         String token = logIn();
@@ -406,6 +470,16 @@ class BrowserLoginTest {
         UserStore.update(state.resolve("users"), s -> s.with("alice", new PasswordHasher().hash("a new passphrase!".toCharArray())));
         assertThat(statusWithinSeconds(token, 401, 5)).isEqualTo(401); // the users file is looked at once a second
         assertThat(withSession(token, "/").statusCode()).isEqualTo(401);
+    }
+
+    @Test
+    void enclaveSessionsRevokeEndsTheUsersSessionsInTheRunningGatewayWithinASecond() throws Exception {
+        String token = logIn();
+        assertThat(withSession(token, "/").statusCode()).isEqualTo(200);
+        dev.enclave.gateway.session.SessionStore.revokeUser(state, "alice", clock.now); // what the CLI does, from another process
+        assertThat(statusWithinSeconds(token, 401, 5)).isEqualTo(401);
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(withSession(logIn(), "/").statusCode()).as("a new login").isEqualTo(200);
     }
 
     @Test

@@ -5,6 +5,7 @@ import dev.enclave.audit.AuditLog;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
@@ -18,7 +19,8 @@ import java.util.concurrent.RejectedExecutionException;
  * Checks a user name and password against a {@link PasswordCheck} (the users file or PAM), in
  * this order:
  * <ol>
- *   <li>a banned source is refused at once, before any password work;</li>
+ *   <li>a banned source is refused at once, before any password work, and again when its check
+ *       leaves the queue: guesses queued before the ban are not checked after it;</li>
  *   <li>credentials verified recently against the user's current {@linkplain PasswordCheck#cacheVersion
  *       cache version} are accepted from the {@link CredentialCache} (no hashing, no PAM);</li>
  *   <li>otherwise the check runs on {@code pool}, a bounded executor: when it is full the answer is
@@ -29,12 +31,21 @@ import java.util.concurrent.RejectedExecutionException;
  *       place on the pool;</li>
  *   <li>a refusal is counted by the {@link LockoutTracker} and may ban the source; one with a
  *       reason beyond "wrong password" (say, a Linux account outside the allowed group) is also
- *       audited with that reason; a success clears the source's failures.</li>
+ *       audited with that reason; a success clears the source's failures, unless the source was
+ *       banned while its password was being checked (by a guess on another thread): then it is
+ *       refused as banned. The ban check and the counting take the tracker's lock, so once a
+ *       failure bans a source no check of that source that ends later answers OK. At most
+ *       {@code maxFailures + threads - 1} passwords of one source are checked per ban window:
+ *       the banning failure's own thread aside, only checks already running on the other pool
+ *       threads finish.</li>
  * </ol>
  */
 public final class Authenticator {
     /** What the caller does next. */
     public enum Outcome { OK, BAD_CREDENTIALS, BANNED, BUSY }
+
+    /** The longest user name checked at all (Linux allows 32, the sessions file 128). */
+    public static final int MAX_USER_BYTES = 256;
 
     /** {@code until} is set for {@link Outcome#BANNED}. */
     public record Result(Outcome outcome, String user, Instant until) {
@@ -77,12 +88,22 @@ public final class Authenticator {
         return check.cacheVersion(user);
     }
 
-    /** Checks the credentials; {@code password} is wiped when the check is done. */
+    /**
+     * Checks the credentials; {@code password} is wiped when the check is done. A user name longer
+     * than {@value #MAX_USER_BYTES} bytes (UTF-8) is refused without any password work and counts
+     * as a failure of the source.
+     */
     public CompletableFuture<Result> authenticate(InetAddress source, String user, char[] password) {
         Optional<Instant> banned = lockout.bannedUntil(source);
         if (banned.isPresent()) {
             Arrays.fill(password, '\0');
             return CompletableFuture.completedFuture(new Result(Outcome.BANNED, user, banned.get()));
+        }
+        if (user.length() > MAX_USER_BYTES || user.getBytes(StandardCharsets.UTF_8).length > MAX_USER_BYTES) {
+            Arrays.fill(password, '\0');
+            Optional<Instant> ban = lockout.recordFailure(source, null); // no account has such a name
+            return CompletableFuture.completedFuture(ban.map(until -> new Result(Outcome.BANNED, user, until))
+                    .orElse(Result.of(Outcome.BAD_CREDENTIALS, user)));
         }
         Optional<String> version;
         try {
@@ -94,8 +115,9 @@ public final class Authenticator {
         }
         if (version.isPresent() && cache.isVerified(user, password, version.get())) {
             Arrays.fill(password, '\0');
-            lockout.recordSuccess(source);
-            return CompletableFuture.completedFuture(Result.of(Outcome.OK, user));
+            Optional<Instant> bannedMeanwhile = lockout.recordSuccessUnlessBanned(source);
+            return CompletableFuture.completedFuture(bannedMeanwhile.isPresent()
+                    ? new Result(Outcome.BANNED, user, bannedMeanwhile.get()) : Result.of(Outcome.OK, user));
         }
         Attempt attempt = new Attempt(source, cache.keyFor(user, password));
         CompletableFuture<Result> out = new CompletableFuture<>();
@@ -108,7 +130,10 @@ public final class Authenticator {
         try {
             pool.execute(() -> {
                 try {
-                    out.complete(verify(source, user, password, version));
+                    // The source may have been banned while this guess waited in the queue.
+                    Optional<Instant> bannedNow = lockout.bannedUntil(source);
+                    out.complete(bannedNow.isPresent() ? new Result(Outcome.BANNED, user, bannedNow.get())
+                            : verify(source, user, password, version));
                 } catch (Throwable t) {
                     out.completeExceptionally(t);
                 } finally {
@@ -132,7 +157,10 @@ public final class Authenticator {
             Optional<Instant> ban = lockout.recordFailure(source, user);
             return ban.map(until -> new Result(Outcome.BANNED, user, until)).orElse(Result.of(Outcome.BAD_CREDENTIALS, user));
         }
-        lockout.recordSuccess(source);
+        Optional<Instant> bannedMeanwhile = lockout.recordSuccessUnlessBanned(source);
+        if (bannedMeanwhile.isPresent()) {
+            return new Result(Outcome.BANNED, user, bannedMeanwhile.get()); // and not cached: the ban decides
+        }
         version.ifPresent(v -> cache.remember(user, password, v));
         return Result.of(Outcome.OK, user);
     }

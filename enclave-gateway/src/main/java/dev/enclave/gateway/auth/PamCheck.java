@@ -37,8 +37,14 @@ import org.jvnet.libpam.impl.PAMLibrary;
  * Each check gets its own PAM handle (a handle is not safe to share between threads) and its
  * own conversation, which answers password prompts from a native copy that PAM frees; the
  * gateway never answers any other question (a one-time code, say), so such stacks fail closed.
- * PAM gives no signal when a password changes, so the verified-credential cache can only forget
- * by age: the gateway gives it a short lifetime for PAM.
+ * PAM gives no signal when a password changes. When the gateway can read {@code /etc/shadow} (it
+ * runs as root or in group {@code shadow}, as {@code pam_unix} needs anyway), the user's
+ * {@linkplain #cacheVersion cache version} includes a hash of the user's shadow line, so a new
+ * password, a lock ({@code usermod -L}), an expiry change or the account's removal changes it: the
+ * verified-credential cache forgets the user and the user's browser sessions end. The line and its
+ * hash are never logged. Without a readable shadow file (or for an account kept elsewhere, LDAP
+ * say) the version is the same for every check, so only the cache's short lifetime and the
+ * sessions' timeouts (or {@code enclave sessions revoke}) end them.
  */
 public final class PamCheck implements PasswordCheck {
     /** {@code group} may be null: any account PAM accepts, except root unless {@code allowRoot}. */
@@ -73,9 +79,16 @@ public final class PamCheck implements PasswordCheck {
     private static final Object NSS = new Object();
 
     private final Options options;
+    private final ShadowFile shadow;
 
     public PamCheck(Options options) {
+        this(options, Path.of("/etc/shadow"), 1_000_000_000L);
+    }
+
+    /** With another shadow file, looked at again at most every {@code checkNanos} (tests). */
+    PamCheck(Options options, Path shadow, long checkNanos) {
         this.options = options;
+        this.shadow = new ShadowFile(shadow, checkNanos, "pam:" + options.service() + ":");
     }
 
     @Override
@@ -119,8 +132,75 @@ public final class PamCheck implements PasswordCheck {
 
     @Override
     public Optional<String> cacheVersion(String user) {
-        // PAM tells nothing about password changes without a blocking call; entries expire by age.
-        return Optional.of("pam:" + options.service());
+        // PAM tells nothing about password changes; the shadow line does, when it can be read.
+        // The same String object while the line is unchanged: sessions compare it without an HMAC.
+        return Optional.of(shadow.stampOf(user).orElse("pam:" + options.service()));
+    }
+
+    /**
+     * {@code /etc/shadow}, read again when it changes (identity, modification time or size, looked
+     * at most once per {@code checkNanos}); each user's line is kept only as a hash.
+     */
+    static final class ShadowFile {
+        private final Path path;
+        private final long checkNanos;
+        private Object version;
+        private long checkedAt;
+        private boolean checkedOnce;
+        private java.util.Map<String, String> stamps = java.util.Map.of();
+
+        private final String prefix;
+
+        ShadowFile(Path path, long checkNanos, String prefix) {
+            this.path = path;
+            this.checkNanos = checkNanos;
+            this.prefix = prefix;
+        }
+
+        synchronized Optional<String> stampOf(String user) {
+            long now = System.nanoTime();
+            if (!checkedOnce || now - checkedAt >= checkNanos) {
+                checkedOnce = true;
+                checkedAt = now;
+                reloadIfChanged();
+            }
+            return Optional.ofNullable(stamps.get(user));
+        }
+
+        private void reloadIfChanged() {
+            Object v;
+            try {
+                var a = Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class);
+                v = List.of(String.valueOf(a.fileKey()), a.lastModifiedTime(), a.size());
+            } catch (IOException e) {
+                v = "unreadable";
+            }
+            if (v.equals(version)) {
+                return;
+            }
+            version = v;
+            java.util.Map<String, String> fresh = new java.util.HashMap<>();
+            try {
+                for (String line : Files.readAllLines(path, StandardCharsets.UTF_8)) {
+                    int colon = line.indexOf(':');
+                    if (colon > 0) {
+                        fresh.put(line.substring(0, colon), prefix + hash(line));
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                fresh.clear(); // not readable (not root, not in group shadow): every version stays as it was
+            }
+            stamps = fresh;
+        }
+
+        private static String hash(String line) {
+            try {
+                byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(line.getBytes(StandardCharsets.UTF_8));
+                return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(d);
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException("SHA-256 is missing from this JDK", e);
+            }
+        }
     }
 
     @Override

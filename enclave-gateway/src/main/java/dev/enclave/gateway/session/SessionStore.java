@@ -48,6 +48,10 @@ import java.util.regex.Pattern;
  *       credential now. {@code enclave users passwd} or {@code del} change or remove it, and so end
  *       every session of that user. The stamp also means a line added to the file by hand is no
  *       session without the key.</li>
+ *   <li>its user's sessions were not revoked after it was created ({@code enclave sessions revoke
+ *       USER}, which appends to {@code STATE/sessions-revoked}; a running store reads that file
+ *       again within a second of a change). This also ends the sessions of a PAM user whose
+ *       password changed when the gateway cannot read {@code /etc/shadow}.</li>
  * </ol>
  *
  * <p>Persistence: logins and logouts are written soon after (on the store's own thread, never on
@@ -137,10 +141,17 @@ public final class SessionStore implements AutoCloseable {
     private final Object saveLock = new Object();
     private volatile boolean dirty;
     private ScheduledExecutorService writer;
+    /** {@code STATE/sessions-revoked}: user, and the time before which the user's sessions end. */
+    private final Path revokedFile;
+    private volatile Map<String, Instant> revokedBefore = Map.of();
+    private Object revokedVersion;
+    private volatile long revokedCheckedAt;
+    private final Object revokedLock = new Object();
 
     private SessionStore(Path file, Limits limits, Credentials credentials, Clock clock, SessionSecret secret,
                          Consumer<IOException> onSaveError) {
         this.file = file;
+        this.revokedFile = file.resolveSibling(REVOKED_FILE);
         this.limits = limits;
         // Fine enough for the idle timeout, coarse enough that a busy session is not dirty per request.
         Duration tenth = limits.idle().dividedBy(10);
@@ -164,6 +175,7 @@ public final class SessionStore implements AutoCloseable {
                                     Consumer<IOException> onSaveError) throws UserFileException, IOException {
         SessionSecret secret = SessionSecret.open(stateDir.resolve("session-key"));
         SessionStore s = new SessionStore(stateDir.resolve("sessions"), limits, credentials, clock, secret, onSaveError);
+        s.refreshRevocations(true);
         s.load();
         s.writer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "enclave-sessions");
@@ -206,6 +218,19 @@ public final class SessionStore implements AutoCloseable {
      * here. Marks the session seen (in memory, coarsely).
      */
     public Optional<Session> find(String token) {
+        return lookup(token, true);
+    }
+
+    /**
+     * True while {@code token} opens a valid session, like {@link #find}, but without marking it
+     * seen: for a check made on the gateway's own account (an open WebSocket looked at every few
+     * seconds), which must not keep an idle session alive.
+     */
+    public boolean stillValid(String token) {
+        return lookup(token, false).isPresent();
+    }
+
+    private Optional<Session> lookup(String token, boolean touch) {
         if (token == null || !TOKEN.matcher(token).matches()) {
             return Optional.empty();
         }
@@ -215,7 +240,8 @@ public final class SessionStore implements AutoCloseable {
             return Optional.empty();
         }
         Instant now = clock.instant();
-        if (expired(e, now)) {
+        refreshRevocations(false);
+        if (expired(e, now) || revoked(e)) {
             forget(id, e);
             return Optional.empty();
         }
@@ -229,7 +255,7 @@ public final class SessionStore implements AutoCloseable {
             forget(id, e);
             return Optional.empty();
         }
-        if (Duration.between(e.lastSeen, now).compareTo(touchGranularity) >= 0) {
+        if (touch && Duration.between(e.lastSeen, now).compareTo(touchGranularity) >= 0) {
             e.lastSeen = now;
             dirty = true;
         }
@@ -291,6 +317,144 @@ public final class SessionStore implements AutoCloseable {
 
     private boolean expired(Entry e, Instant now) {
         return !now.isBefore(e.lastSeen.plus(limits.idle())) || !now.isBefore(e.created.plus(limits.absolute()));
+    }
+
+    private boolean revoked(Entry e) {
+        Instant before = revokedBefore.get(e.user);
+        return before != null && !e.created.isAfter(before);
+    }
+
+    /**
+     * Reads {@code sessions-revoked} again when it changed (looked at most once a second unless
+     * {@code now}). An unreadable file keeps the revocations known so far.
+     */
+    private void refreshRevocations(boolean now) {
+        long t = System.nanoTime();
+        if (!now && t - revokedCheckedAt < 1_000_000_000L) {
+            return;
+        }
+        synchronized (revokedLock) {
+            if (!now && t - revokedCheckedAt < 1_000_000_000L) {
+                return;
+            }
+            revokedCheckedAt = t;
+            try {
+                Object v = fileVersion(revokedFile);
+                if (!v.equals(revokedVersion)) {
+                    revokedBefore = readRevocations(revokedFile);
+                    revokedVersion = v;
+                }
+            } catch (IOException | RuntimeException unreadable) {
+                // keep what we know; the next look tries again
+            }
+        }
+    }
+
+    private static Object fileVersion(Path f) throws IOException {
+        try {
+            var a = Files.readAttributes(f, java.nio.file.attribute.BasicFileAttributes.class);
+            return List.of(String.valueOf(a.fileKey()), a.lastModifiedTime(), a.size());
+        } catch (NoSuchFileException e) {
+            return "missing";
+        }
+    }
+
+    static final String REVOKED_FILE = "sessions-revoked";
+    private static final String REVOKED_HEADER = "# Enclave gateway: user revoked-at. Sessions of the user created at or before "
+            + "revoked-at have ended ('enclave sessions revoke USER').\n";
+
+    private static Map<String, Instant> readRevocations(Path f) throws IOException {
+        Map<String, Instant> out = new java.util.HashMap<>();
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(f, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return out;
+        }
+        for (String line : lines) {
+            String[] p = line.split(" ");
+            if (line.startsWith("#") || p.length != 2 || !USER.matcher(p[0]).matches()) {
+                continue;
+            }
+            try {
+                out.merge(p[0], Instant.parse(p[1]), (a, b) -> a.isAfter(b) ? a : b);
+            } catch (DateTimeParseException bad) {
+                // a line not written by the CLI: ignored
+            }
+        }
+        return out;
+    }
+
+    /** One line of the sessions file, as {@code enclave sessions list} shows it. */
+    public record Listed(String user, Instant created, Instant lastSeen) {
+    }
+
+    /**
+     * The sessions in {@code stateDir}'s file that no revocation has ended (expired ones may be
+     * among them: the limits are the gateway's). For the CLI; the key is not needed.
+     */
+    public static List<Listed> list(Path stateDir) throws IOException {
+        Map<String, Instant> revoked = readRevocations(stateDir.resolve(REVOKED_FILE));
+        List<Listed> out = new ArrayList<>();
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(stateDir.resolve("sessions"), StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return out;
+        }
+        for (String line : lines) {
+            String[] f = line.split(" ", -1);
+            if (line.startsWith("#") || f.length != 5 || !USER.matcher(f[1]).matches()) {
+                continue;
+            }
+            try {
+                Listed l = new Listed(f[1], Instant.parse(f[2]), Instant.parse(f[3]));
+                Instant before = revoked.get(l.user());
+                if (before == null || l.created().isAfter(before)) {
+                    out.add(l);
+                }
+            } catch (DateTimeParseException bad) {
+                // the gateway refuses such a file at start; listing shows what it can
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Ends every session of {@code user} created at or before {@code at}: appends to
+     * {@code stateDir/sessions-revoked} (atomically, mode 0600). A running gateway notices within a
+     * second, a stopped one at start.
+     */
+    public static void revokeUser(Path stateDir, String user, Instant at) throws IOException {
+        if (!USER.matcher(user).matches()) {
+            throw new IllegalArgumentException("\"" + user + "\" is no user name a session can have (printable ASCII, no spaces, at most 128)");
+        }
+        Path f = stateDir.resolve(REVOKED_FILE);
+        Map<String, Instant> all = readRevocations(f);
+        all.merge(user, at, (a, b) -> a.isAfter(b) ? a : b);
+        StringBuilder b = new StringBuilder(REVOKED_HEADER);
+        all.forEach((u, t) -> b.append(u).append(' ').append(t).append('\n'));
+        writeAtomically(f, ".sessions-revoked.", b.toString());
+    }
+
+    private static void writeAtomically(Path target, String tmpPrefix, String text) throws IOException {
+        Path dir = target.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, tmpPrefix, ".tmp", PosixFilePermissions.asFileAttribute(SessionSecret.OWNER_ONLY));
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ch.write(StandardCharsets.UTF_8.encode(text));
+                ch.force(true);
+            }
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+                d.force(true); // the rename itself survives a power cut
+            } catch (IOException notSupported) {
+                // some file systems cannot sync a directory; the rename is still atomic
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 
     private boolean stampMatches(Entry e, String credential) {
@@ -432,7 +596,7 @@ public final class SessionStore implements AutoCloseable {
                         + "last-seen credential-stamp, each once); delete the file to end every browser session "
                         + "(users log in again), then start the gateway again");
             }
-            if (!expired(e, now)) {
+            if (!expired(e, now) && !revoked(e)) {
                 sessions.put(f[0], e);
             }
         }

@@ -2,10 +2,16 @@ package dev.enclave.gateway.auth;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -41,14 +47,18 @@ class AuthenticatorTest {
         usersFile = state.resolve("users");
         UserStore.update(usersFile, s -> s.with("alice", hasher.hash(PASS.toCharArray())));
         lockout = LockoutTracker.open(state, 3, Duration.ofMinutes(10), Duration.ofHours(1), Clock.systemUTC());
+        trackers.add(lockout);
         auth = new Authenticator(new Authenticator.UsersFile(usersFile), hasher, lockout,
                 new CredentialCache(Duration.ofMinutes(5), 1000, Clock.systemUTC()), counting);
         client = InetAddress.getByName("203.0.113.7");
     }
 
+    private final List<LockoutTracker> trackers = new ArrayList<>();
+
     @AfterEach
     void tearDown() {
         pool.shutdownNow();
+        trackers.forEach(LockoutTracker::close); // bans are written on their own thread: done before the directory goes
     }
 
     private Authenticator.Outcome login(String user, String password) throws Exception {
@@ -95,6 +105,128 @@ class AuthenticatorTest {
         int jobs = hashJobs.get();
         assertThat(login("alice", PASS)).as("even the right password").isEqualTo(Authenticator.Outcome.BANNED);
         assertThat(hashJobs.get()).isEqualTo(jobs);
+    }
+
+    /** The users-file check, counting the passwords it checks; each waits for {@code gate} first. */
+    private final class CountedCheck implements PasswordCheck {
+        final UsersFileCheck real = new UsersFileCheck(new Authenticator.UsersFile(usersFile), hasher);
+        final AtomicInteger checked = new AtomicInteger();
+        final CountDownLatch gate;
+        final String gatedPassword;
+        final CountDownLatch gatedStarted = new CountDownLatch(1);
+
+        /** {@code gatedPassword}: only that password waits (null: every one does). */
+        CountedCheck(CountDownLatch gate, String gatedPassword) {
+            this.gate = gate;
+            this.gatedPassword = gatedPassword;
+        }
+
+        @Override
+        public String kind() {
+            return real.kind();
+        }
+
+        @Override
+        public void validate() throws UserFileException, IOException {
+            real.validate();
+        }
+
+        @Override
+        public Optional<String> cacheVersion(String user) throws UserFileException, IOException {
+            return real.cacheVersion(user);
+        }
+
+        @Override
+        public Verdict check(InetAddress source, String user, char[] password, Optional<String> cacheVersion) throws IOException {
+            checked.incrementAndGet();
+            if (gatedPassword == null || gatedPassword.equals(new String(password))) {
+                gatedStarted.countDown();
+                try {
+                    gate.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return real.check(source, user, password, cacheVersion);
+        }
+    }
+
+    private static final int MAX_FAILURES = 5;
+    private static final int THREADS = 2;
+
+    private Authenticator concurrent(CountedCheck check, ExecutorService twoThreads) throws Exception {
+        LockoutTracker five = LockoutTracker.open(Files.createDirectories(state.resolve("five")), MAX_FAILURES,
+                Duration.ofMinutes(10), Duration.ofHours(1), Clock.systemUTC());
+        trackers.add(five);
+        return new Authenticator(check, five, new CredentialCache(Duration.ofMinutes(5), 1000, Clock.systemUTC()), twoThreads, null);
+    }
+
+    @Test
+    void guessesQueuedBeforeABanAreNotCheckedAfterItSoALuckyLastGuessIsRefused() throws Exception {
+        // Ten guesses at once from one source, as ten connections would send them: the pool's two
+        // threads take the first two, its queue of eight the rest; the tenth is the right password.
+        ExecutorService twoThreads = new ThreadPoolExecutor(THREADS, THREADS, 0, TimeUnit.SECONDS,
+                new java.util.concurrent.ArrayBlockingQueue<>(8));
+        CountDownLatch allQueued = new CountDownLatch(1);
+        CountedCheck check = new CountedCheck(allQueued, null);
+        try {
+            Authenticator a = concurrent(check, twoThreads);
+            List<CompletableFuture<Authenticator.Result>> guesses = new ArrayList<>();
+            for (int i = 1; i <= 9; i++) {
+                guesses.add(a.authenticate(client, "alice", ("wrong-guess-" + i).toCharArray()));
+            }
+            guesses.add(a.authenticate(client, "alice", PASS.toCharArray()));
+            allQueued.countDown();
+            List<Authenticator.Outcome> outcomes = new ArrayList<>();
+            for (var g : guesses) {
+                outcomes.add(g.get(10, TimeUnit.SECONDS).outcome());
+            }
+            assertThat(outcomes).doesNotContain(Authenticator.Outcome.OK, Authenticator.Outcome.BUSY);
+            assertThat(outcomes.get(9)).isEqualTo(Authenticator.Outcome.BANNED);
+            assertThat(outcomes).filteredOn(o -> o == Authenticator.Outcome.BAD_CREDENTIALS).hasSize(MAX_FAILURES - 1);
+            // The banning failure's thread aside, only a check already running on the other thread finishes.
+            assertThat(check.checked.get()).isBetween(MAX_FAILURES, MAX_FAILURES + THREADS - 1);
+        } finally {
+            allQueued.countDown();
+            twoThreads.shutdownNow();
+        }
+    }
+
+    @Test
+    void theRightPasswordBeingCheckedWhenAnotherGuessBansTheSourceIsRefusedAsBanned() throws Exception {
+        ExecutorService twoThreads = new ThreadPoolExecutor(THREADS, THREADS, 0, TimeUnit.SECONDS,
+                new java.util.concurrent.ArrayBlockingQueue<>(8));
+        CountDownLatch release = new CountDownLatch(1);
+        CountedCheck check = new CountedCheck(release, PASS);
+        try {
+            Authenticator a = concurrent(check, twoThreads);
+            CompletableFuture<Authenticator.Result> right = a.authenticate(client, "alice", PASS.toCharArray());
+            assertThat(check.gatedStarted.await(10, TimeUnit.SECONDS)).as("the right password is being checked").isTrue();
+            List<Authenticator.Outcome> wrong = new ArrayList<>();
+            for (int i = 1; i <= MAX_FAILURES; i++) { // on the other thread, one after another
+                wrong.add(a.authenticate(client, "alice", ("wrong-guess-" + i).toCharArray()).get(10, TimeUnit.SECONDS).outcome());
+            }
+            assertThat(wrong.get(MAX_FAILURES - 1)).isEqualTo(Authenticator.Outcome.BANNED);
+            release.countDown();
+            assertThat(right.get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Authenticator.Outcome.BANNED);
+            assertThat(check.checked.get()).isEqualTo(MAX_FAILURES + THREADS - 1);
+        } finally {
+            release.countDown();
+            twoThreads.shutdownNow();
+        }
+    }
+
+    @Test
+    void aUserNameLongerThan256BytesIsRefusedWithoutHashingAndCountsTowardsTheBan() throws Exception {
+        String tooLong = "é".repeat(129); // 258 bytes in UTF-8
+        int jobs = hashJobs.get();
+        assertThat(login(tooLong, PASS)).isEqualTo(Authenticator.Outcome.BAD_CREDENTIALS);
+        assertThat(login("a".repeat(24 * 1024), PASS)).isEqualTo(Authenticator.Outcome.BAD_CREDENTIALS);
+        assertThat(login(tooLong, PASS)).isEqualTo(Authenticator.Outcome.BANNED);
+        assertThat(hashJobs.get()).isEqualTo(jobs);
+        assertThat(auth.authenticate(InetAddress.getByName("203.0.113.9"), "a".repeat(256), "x".toCharArray())
+                .get(10, TimeUnit.SECONDS).outcome()).as("256 bytes are still checked").isEqualTo(Authenticator.Outcome.BAD_CREDENTIALS);
+        assertThat(hashJobs.get()).isEqualTo(jobs + 1);
     }
 
     @Test

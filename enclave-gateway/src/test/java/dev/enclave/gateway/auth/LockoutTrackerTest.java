@@ -3,6 +3,7 @@ package dev.enclave.gateway.auth;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.enclave.audit.AuditLog;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,7 +14,11 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 class LockoutTrackerTest {
@@ -46,8 +51,20 @@ class LockoutTrackerTest {
 
     private final ManualClock clock = new ManualClock();
 
+    private final List<LockoutTracker> opened = new ArrayList<>();
+
     private LockoutTracker tracker() throws Exception {
-        return LockoutTracker.open(state, 5, Duration.ofMinutes(10), Duration.ofHours(1), clock);
+        return opened(LockoutTracker.open(state, 5, Duration.ofMinutes(10), Duration.ofHours(1), clock));
+    }
+
+    private LockoutTracker opened(LockoutTracker t) {
+        opened.add(t);
+        return t;
+    }
+
+    @AfterEach
+    void closeTrackers() {
+        opened.forEach(LockoutTracker::close); // bans are written on their own thread: done before the directory goes
     }
 
     private static InetAddress ip(String s) throws Exception {
@@ -117,6 +134,7 @@ class LockoutTrackerTest {
         for (int i = 0; i < 5; i++) {
             first.recordFailure(ip("203.0.113.7"), "alice");
         }
+        first.flush();
         Path file = state.resolve("bans");
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
 
@@ -145,6 +163,7 @@ class LockoutTrackerTest {
             running.recordFailure(ip("203.0.113.7"), "alice");
         }
         assertThat(running.bannedUntil(ip("203.0.113.7"))).isPresent();
+        running.flush();
         LockoutTracker cli = tracker(); // what 'enclave bans unban' does, in its own process
         assertThat(cli.unban("203.0.113.7")).isTrue();
         Thread.sleep(1100); // the file is looked at again at most once a second
@@ -191,11 +210,13 @@ class LockoutTrackerTest {
         }
         Heard heard = new Heard();
         running.listen(heard);
+        running.flush();
         LockoutTracker cli = tracker(); // 'enclave bans unban', or another gateway on this state directory
         cli.unban("203.0.113.7");
         for (int i = 0; i < 5; i++) {
             cli.recordFailure(ip("198.51.100.9"), "carol");
         }
+        cli.flush();
         running.refresh();
         assertThat(heard.events).containsExactly("unban 203.0.113.7",
                 "ban 198.51.100.9 until " + clock.now.plus(Duration.ofHours(1)));
@@ -211,6 +232,7 @@ class LockoutTrackerTest {
         }
         Heard heard = new Heard();
         running.listen(heard);
+        running.flush();
         clock.advance(Duration.ofHours(2));
         Files.writeString(state.resolve("bans"), "# rewritten by hand after the ban ended\n");
         running.refresh();
@@ -227,10 +249,85 @@ class LockoutTrackerTest {
 
     @Test
     void failureCountersAreBounded() throws Exception {
-        LockoutTracker t = LockoutTracker.open(state, 1_000_000, Duration.ofMinutes(10), Duration.ofHours(1), clock);
+        LockoutTracker t = opened(LockoutTracker.open(state, 1_000_000, Duration.ofMinutes(10), Duration.ofHours(1), clock));
         for (int i = 0; i < LockoutTracker.MAX_TRACKED + 10; i++) {
             t.recordFailure(InetAddress.getByAddress(new byte[] {10, (byte) (i >> 16), (byte) (i >> 8), (byte) i}), null);
         }
         assertThat(t.trackedSources()).isEqualTo(LockoutTracker.MAX_TRACKED);
+    }
+
+    @Test
+    void userNamesAreCountedUnderAFixedSizeKeyThatHoldsNoName() throws Exception {
+        LockoutTracker t = tracker();
+        String huge = "x".repeat(24 * 1024); // what a Basic header can carry
+        for (int i = 0; i < 4; i++) {
+            assertThat(t.recordFailure(ip("198.51.100." + (i + 1)), huge)).isEmpty();
+        }
+        t.recordFailure(ip("198.51.100.9"), "alice");
+        assertThat(t.trackedUserKeys()).hasSize(2).allSatisfy(k -> assertThat(k).matches("[0-9a-f]{32}"))
+                .noneMatch(k -> k.contains("alice") || k.contains("xxxx"));
+        assertThat(t.recordFailure(ip("198.51.100.5"), huge)).as("the same long name, fifth time").isPresent();
+    }
+
+    @Test
+    void bansAreBoundedAndTheOneEndingSoonestMakesRoomAudited() throws Exception {
+        LockoutTracker t = opened(LockoutTracker.open(state, 1, Duration.ofMinutes(10), Duration.ofHours(1), clock, 3));
+        AuditLog audit = AuditLog.open(state.resolve("audit.log"));
+        t.auditTo(audit);
+        Heard heard = new Heard();
+        t.listen(heard);
+        for (int i = 1; i <= 4; i++) {
+            assertThat(t.recordFailure(ip("198.51.100." + i), null)).as("ban " + i + " still starts").isPresent();
+            clock.advance(Duration.ofMinutes(1));
+        }
+        assertThat(t.bans()).extracting(LockoutTracker.Ban::source).containsExactly("198.51.100.2", "198.51.100.3", "198.51.100.4");
+        assertThat(t.bannedUntil(ip("198.51.100.1"))).isEmpty();
+        assertThat(heard.events).contains("unban 198.51.100.1");
+        t.flush();
+        assertThat(LockoutTracker.open(state, 1, Duration.ofMinutes(10), Duration.ofHours(1), clock, 3).bans()).hasSize(3);
+        audit.flush();
+        assertThat(Files.readString(state.resolve("audit.log"))).contains("\"event\":\"ban_evicted\"")
+                .contains("\"source\":\"198.51.100.1\"").contains("\"for\":\"198.51.100.4\"");
+        audit.close();
+    }
+
+    @Test
+    @Timeout(30) // a lookup blocked behind the write would hang here
+    void theBansFileIsWrittenOnItsOwnThreadWithoutTheLockSoLookupsDoNotWaitForIt() throws Exception {
+        LockoutTracker t = tracker();
+        CountDownLatch writing = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger writes = new AtomicInteger();
+        List<String> seenByWriter = new ArrayList<>();
+        t.beforeWrite = () -> {
+            synchronized (seenByWriter) {
+                seenByWriter.add(Thread.currentThread().getName() + " holds lock: " + Thread.holdsLock(t));
+            }
+            writes.incrementAndGet();
+            writing.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        for (int i = 0; i < 5; i++) {
+            t.recordFailure(ip("203.0.113.7"), "alice");
+        }
+        writing.await();
+        // The write is under way and stuck: the event loop's calls go on.
+        assertThat(t.bannedUntil(ip("203.0.113.7"))).isPresent();
+        t.recordSuccess(ip("198.51.100.1"));
+        for (int i = 0; i < 5; i++) { // three more bans meanwhile: one more write for all of them
+            t.recordFailure(ip("198.51.100.2"), "u" + i);
+            t.recordFailure(ip("198.51.100.3"), "v" + i);
+            t.recordFailure(ip("198.51.100.4"), "w" + i);
+        }
+        release.countDown();
+        t.flush();
+        assertThat(writes.get()).isEqualTo(2);
+        assertThat(seenByWriter).containsOnly("enclave-bans-writer holds lock: false");
+        assertThat(tracker().bans()).extracting(LockoutTracker.Ban::source)
+                .containsExactlyInAnyOrder("203.0.113.7", "198.51.100.2", "198.51.100.3", "198.51.100.4");
     }
 }

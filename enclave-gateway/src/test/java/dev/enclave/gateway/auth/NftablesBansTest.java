@@ -43,8 +43,11 @@ class NftablesBansTest {
     private NftablesBans kernel;
     private final List<String> notices = new CopyOnWriteArrayList<>();
 
+    private final List<LockoutTracker> trackers = new CopyOnWriteArrayList<>();
+
     @AfterEach
     void cleanUp() throws Exception {
+        trackers.forEach(LockoutTracker::close); // bans are written on their own thread: done before the directory goes
         try {
             if (kernel != null) {
                 kernel.close();
@@ -189,6 +192,7 @@ class NftablesBansTest {
             running.recordFailure(InetAddress.getByName("203.0.113.7"), "alice");
             running.recordFailure(InetAddress.getByName("198.51.100.9"), "alice");
         }
+        running.flush();
         kernel = start(running);
         assertThat(elements(ns.table("enclave_gateway"), "bans4")).containsOnlyKeys("203.0.113.7", "198.51.100.9");
 
@@ -211,6 +215,7 @@ class NftablesBansTest {
         kernel.close();
         kernel = null;
         assertThat(ns.table("enclave_gateway")).isNull();
+        lockout.flush();
         assertThat(ns.ruleset()).isEqualTo(before);
         assertThat(tracker(Duration.ofHours(1)).bans()).extracting(LockoutTracker.Ban::source).containsExactly("203.0.113.7");
     }
@@ -266,7 +271,9 @@ class NftablesBansTest {
     // ---- helpers --------------------------------------------------------------------------------
 
     private LockoutTracker tracker(Duration ban) throws Exception {
-        return LockoutTracker.open(state, 5, Duration.ofMinutes(10), ban, Clock.systemUTC());
+        LockoutTracker t = LockoutTracker.open(state, 5, Duration.ofMinutes(10), ban, Clock.systemUTC());
+        trackers.add(t);
+        return t;
     }
 
     private static List<InetSocketAddress> listeners() {

@@ -49,9 +49,12 @@ class PamCheckTest {
         audit = AuditLog.open(state.resolve("audit.log"));
     }
 
+    private final List<LockoutTracker> trackers = new java.util.ArrayList<>();
+
     @AfterEach
     void tearDown() {
         pool.shutdownNow();
+        trackers.forEach(LockoutTracker::close); // bans are written on their own thread: done before the directory goes
         audit.close();
         if (accounts != null) {
             accounts.close();
@@ -67,6 +70,7 @@ class PamCheckTest {
             pool.execute(r);
         };
         LockoutTracker lockout = LockoutTracker.open(state, 2, Duration.ofMinutes(10), Duration.ofHours(1), Clock.systemUTC());
+        trackers.add(lockout);
         return new Authenticator(check, lockout, new CredentialCache(Duration.ofMinutes(1), 100, Clock.systemUTC()), counting, audit);
     }
 
@@ -171,6 +175,30 @@ class PamCheckTest {
         accounts = LinuxAccounts.create();
         assertThat(login(authenticator(null), "root", "whatever root's password is")).isEqualTo(Outcome.BAD_CREDENTIALS);
         assertThat(auditLines()).contains("\"user\":\"root\"", "\"reason\":\"root_refused\"");
+    }
+
+    // ---- the shadow line as the cache version (any user: a shadow file of the test's own) -----
+
+    @Test
+    void theCacheVersionChangesWithTheUsersShadowLineOnlyAndFallsBackWhenThereIsNone() throws Exception {
+        Path shadow = state.resolve("shadow");
+        Files.writeString(shadow, "alice:$y$j9T$salt$hash1:20000:0:99999:7:::\nbob:$y$j9T$salt$hashb:20000:0:99999:7:::\n");
+        PamCheck check = new PamCheck(new PamCheck.Options("enclave", null, false), shadow, 0);
+        String first = check.cacheVersion("alice").orElseThrow();
+        assertThat(first).startsWith("pam:enclave:").doesNotContain("hash1");
+        assertThat(check.cacheVersion("alice")).as("unchanged file").containsSame(first);
+
+        Files.writeString(shadow, "alice:$y$j9T$salt$hash1:20000:0:99999:7:::\nbob:$y$j9T$salt$hashB2:20001:0:99999:7:::\n");
+        assertThat(check.cacheVersion("alice")).as("another user's change").contains(first);
+        Files.writeString(shadow, "alice:$y$j9T$salt$hash22:20001:0:99999:7:::\nbob:$y$j9T$salt$hashB2:20001:0:99999:7:::\n");
+        String changed = check.cacheVersion("alice").orElseThrow();
+        assertThat(changed).as("a new password").isNotEqualTo(first);
+        Files.writeString(shadow, "alice:!$y$j9T$salt$hash22:20001:0:99999:7:::\n");
+        assertThat(check.cacheVersion("alice")).as("locked").get().isNotEqualTo(changed);
+        Files.writeString(shadow, "carol:x:1::::::\n");
+        assertThat(check.cacheVersion("alice")).as("removed: the version every check had before").contains("pam:enclave");
+        Files.delete(shadow);
+        assertThat(check.cacheVersion("carol")).as("no shadow file to read").contains("pam:enclave");
     }
 
     // ---- start-up checks (any user) ---------------------------------------------------------

@@ -124,6 +124,60 @@ class SessionStoreTest {
     }
 
     @Test
+    void stillValidDoesNotKeepAnIdleSessionAlive() throws Exception {
+        SessionStore s = open();
+        String token = s.create("alice", "hash-of-alice-1");
+        for (int i = 0; i < 7; i++) { // an open WebSocket's watch, looking every hour of an idle day
+            clock.advance(Duration.ofHours(1));
+            assertThat(s.stillValid(token)).isTrue();
+        }
+        clock.advance(Duration.ofHours(1));
+        assertThat(s.stillValid(token)).as("eight idle hours since the login").isFalse();
+        assertThat(s.find(token)).isEmpty();
+        assertThat(s.stillValid("not a token")).isFalse();
+    }
+
+    @Test
+    void stillValidSeesAPasswordChangeAndALogout() throws Exception {
+        SessionStore s = open();
+        String changed = s.create("alice", "hash-of-alice-1");
+        String loggedOut = s.create("bob", "hash-of-bob-1");
+        credentials.put("alice", "hash-of-alice-2");
+        s.revoke(loggedOut);
+        assertThat(s.stillValid(changed)).isFalse();
+        assertThat(s.stillValid(loggedOut)).isFalse();
+    }
+
+    @Test
+    void revokingAUserEndsTheSessionsOpenedBeforeInARunningStoreAndAtTheNextStart() throws Exception {
+        SessionStore s = open();
+        String alice1 = s.create("alice", "hash-of-alice-1");
+        String alice2 = s.create("alice", "hash-of-alice-1");
+        String bob = s.create("bob", "hash-of-bob-1");
+        s.flush();
+        assertThat(SessionStore.list(state)).extracting(SessionStore.Listed::user).containsExactlyInAnyOrder("alice", "alice", "bob");
+        SessionStore.revokeUser(state, "alice", clock.now); // 'enclave sessions revoke alice', another process
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(state.resolve("sessions-revoked")))).isEqualTo("rw-------");
+        assertThat(SessionStore.list(state)).extracting(SessionStore.Listed::user).containsExactly("bob");
+        long end = System.nanoTime() + 5_000_000_000L; // the file is looked at once a second
+        while (s.find(alice1).isPresent() && System.nanoTime() < end) {
+            Thread.sleep(100);
+        }
+        assertThat(s.find(alice1)).isEmpty();
+        assertThat(s.stillValid(alice2)).isFalse();
+        assertThat(s.find(bob)).isPresent();
+        clock.advance(Duration.ofSeconds(1));
+        String later = s.create("alice", "hash-of-alice-1");
+        assertThat(s.find(later)).as("a login after the revocation").isPresent();
+        s.close();
+        opened.remove(s);
+        SessionStore reopened = open();
+        assertThat(reopened.find(alice2)).isEmpty();
+        assertThat(reopened.find(later)).isPresent();
+        assertThatThrownBy(() -> SessionStore.revokeUser(state, "no spaces allowed", clock.now)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void aSessionEndsAtTheAbsoluteTimeoutHoweverBusy() throws Exception {
         SessionStore store = open();
         String token = store.create("alice", "hash-of-alice-1");
