@@ -8,8 +8,8 @@ import dev.enclave.audit.AuditLog;
 import dev.enclave.gateway.auth.PasswordHasher;
 import dev.enclave.gateway.auth.UserFileException;
 import dev.enclave.gateway.auth.UserStore;
+import dev.enclave.gateway.testing.ManualClock;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.CookieManager;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -21,15 +21,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.KeyStore;
 import java.security.MessageDigest;
-import java.security.cert.CertificateFactory;
-import java.security.cert.X509Certificate;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
@@ -39,9 +32,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -65,30 +56,6 @@ class BrowserLoginTest {
 
     @TempDir
     Path state;
-
-    /** The gateway's session clock, moved by the tests. */
-    static final class ManualClock extends Clock {
-        volatile Instant now = Instant.parse("2026-11-25T10:00:00Z");
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-    }
 
     private final ManualClock clock = new ManualClock();
     private final AtomicInteger appRequests = new AtomicInteger();
@@ -198,7 +165,7 @@ class BrowserLoginTest {
 
     @Test
     void aBrowserLogsInUsesTheAppAndLogsOut() throws Exception {
-        HttpClient browser = HttpClient.newBuilder().sslContext(trustGateway()).cookieHandler(new CookieManager()).build();
+        HttpClient browser = HttpClient.newBuilder().sslContext(GatewayTrust.context(state)).cookieHandler(new CookieManager()).build();
         HttpResponse<String> page = browser.send(get("/workspace").header("Accept", HTML).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(page.statusCode()).isEqualTo(401);
         HttpResponse<String> login = browser.send(post("/.enclave/login", form("user", "alice", "password", PASS,
@@ -476,7 +443,7 @@ class BrowserLoginTest {
     void enclaveSessionsRevokeEndsTheUsersSessionsInTheRunningGatewayWithinASecond() throws Exception {
         String token = logIn();
         assertThat(withSession(token, "/").statusCode()).isEqualTo(200);
-        dev.enclave.gateway.session.SessionStore.revokeUser(state, "alice", clock.now); // what the CLI does, from another process
+        dev.enclave.gateway.session.SessionStore.revokeUser(state, "alice", clock.instant()); // what the CLI does, from another process
         assertThat(statusWithinSeconds(token, 401, 5)).isEqualTo(401);
         clock.advance(Duration.ofSeconds(1));
         assertThat(withSession(logIn(), "/").statusCode()).as("a new login").isEqualTo(200);
@@ -645,14 +612,13 @@ class BrowserLoginTest {
     }
 
     private HttpResponse<String> send(HttpRequest.Builder request) throws Exception {
-        return HttpClient.newBuilder().sslContext(trustGateway()).build().send(request.build(), HttpResponse.BodyHandlers.ofString());
+        return HttpClient.newBuilder().sslContext(GatewayTrust.context(state)).build().send(request.build(), HttpResponse.BodyHandlers.ofString());
     }
 
     /** Writes {@code requests} on one TLS connection; returns everything read until the gateway closes or goes quiet. */
     private String raw(String requests) throws Exception {
         java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
-        try (SSLSocket s = (SSLSocket) trustGateway().getSocketFactory().createSocket("127.0.0.1", address.getPort())) {
-            s.setSoTimeout(3000);
+        try (SSLSocket s = GatewayTrust.socket(state, address.getPort(), 3000)) {
             s.getOutputStream().write(requests.getBytes(StandardCharsets.ISO_8859_1));
             s.getInputStream().transferTo(got);
         } catch (java.net.SocketTimeoutException | java.net.SocketException stopped) {
@@ -663,20 +629,5 @@ class BrowserLoginTest {
 
     private static String basic(String user, String pass) {
         return "Basic " + Base64.getEncoder().encodeToString((user + ":" + pass).getBytes(StandardCharsets.UTF_8));
-    }
-
-    private SSLContext trustGateway() throws Exception {
-        X509Certificate cert;
-        try (InputStream in = Files.newInputStream(state.resolve("tls/cert.pem"))) {
-            cert = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
-        }
-        KeyStore ts = KeyStore.getInstance("PKCS12");
-        ts.load(null, null);
-        ts.setCertificateEntry("gw", cert);
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(ts);
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, tmf.getTrustManagers(), null);
-        return ctx;
     }
 }

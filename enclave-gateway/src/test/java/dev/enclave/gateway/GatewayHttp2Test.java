@@ -12,9 +12,7 @@ import dev.enclave.gateway.auth.UserStore;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -44,10 +42,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.security.MessageDigest;
-import java.security.cert.CertificateFactory;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -67,8 +62,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -227,23 +220,8 @@ class GatewayHttp2Test {
         return state.resolve("tls/cert.pem");
     }
 
-    private SSLContext trustGateway() throws Exception {
-        X509Certificate cert;
-        try (InputStream in = Files.newInputStream(certFile())) {
-            cert = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
-        }
-        KeyStore ts = KeyStore.getInstance("PKCS12");
-        ts.load(null, null);
-        ts.setCertificateEntry("gw", cert);
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(ts);
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, tmf.getTrustManagers(), null);
-        return ctx;
-    }
-
     private HttpClient client(HttpClient.Version version) throws Exception {
-        return HttpClient.newBuilder().version(version).sslContext(trustGateway()).connectTimeout(Duration.ofSeconds(5)).build();
+        return HttpClient.newBuilder().version(version).sslContext(GatewayTrust.context(state)).connectTimeout(Duration.ofSeconds(5)).build();
     }
 
     private URI url(String path) {
@@ -596,7 +574,7 @@ class GatewayHttp2Test {
 
     @Test
     void aBrowserLogsInWithTheFormOverH2AndTheAppNeverSeesTheSessionCookieEvenWhenCookieIsSplit() throws Exception {
-        HttpClient browser = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).sslContext(trustGateway())
+        HttpClient browser = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).sslContext(GatewayTrust.context(state))
                 .cookieHandler(new CookieManager()).connectTimeout(Duration.ofSeconds(5)).build();
         String html = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
         HttpResponse<String> page = browser.send(HttpRequest.newBuilder(url("/workspace")).header("Accept", html).build(),

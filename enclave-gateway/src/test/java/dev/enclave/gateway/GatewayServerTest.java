@@ -22,7 +22,6 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
@@ -33,9 +32,6 @@ import java.net.http.WebSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
@@ -45,9 +41,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -109,24 +103,9 @@ class GatewayServerTest {
         audit.close();
     }
 
-    private SSLContext trustGateway() throws Exception {
-        X509Certificate cert;
-        try (InputStream in = Files.newInputStream(state.resolve("tls/cert.pem"))) {
-            cert = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
-        }
-        KeyStore ts = KeyStore.getInstance("PKCS12");
-        ts.load(null, null);
-        ts.setCertificateEntry("gw", cert);
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(ts);
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, tmf.getTrustManagers(), null);
-        return ctx;
-    }
-
     /** HTTP/1.1 on purpose: this class specifies the HTTP/1.1 gateway; GatewayHttp2Test the h2 one. */
     private HttpClient client() throws Exception {
-        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).sslContext(trustGateway())
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).sslContext(GatewayTrust.context(state))
                 .connectTimeout(Duration.ofSeconds(5)).build();
     }
 
@@ -208,8 +187,7 @@ class GatewayServerTest {
             "GET http://elsewhere.test/ HTTP/1.1\r\nHost: gw\r\nAuthorization: " + auth + "\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: gw\r\nAuthorization: " + auth + "\r\nX-Big: " + "a".repeat(20_000) + "\r\n\r\n"};
         for (String req : requests) {
-            try (SSLSocket s = (SSLSocket) trustGateway().getSocketFactory().createSocket("127.0.0.1", address.getPort())) {
-                s.setSoTimeout(5000);
+            try (SSLSocket s = GatewayTrust.socket(state, address.getPort(), 5000)) {
                 s.getOutputStream().write(req.getBytes(StandardCharsets.ISO_8859_1));
                 String head = new String(s.getInputStream().readNBytes(12), StandardCharsets.ISO_8859_1);
                 assertThat(head).as(req.substring(0, Math.min(60, req.length()))).matches("HTTP/1\\.1 (400|431)");
@@ -223,8 +201,7 @@ class GatewayServerTest {
         String both = "GET /first HTTP/1.1\r\nHost: gw\r\nAuthorization: " + basic("alice", PASS) + "\r\n\r\n"
                 + "GET /second HTTP/1.1\r\nHost: gw\r\n\r\n";
         java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
-        try (SSLSocket s = (SSLSocket) trustGateway().getSocketFactory().createSocket("127.0.0.1", address.getPort())) {
-            s.setSoTimeout(3000);
+        try (SSLSocket s = GatewayTrust.socket(state, address.getPort(), 3000)) {
             s.getOutputStream().write(both.getBytes(StandardCharsets.ISO_8859_1));
             s.getInputStream().transferTo(got);
         } catch (java.net.SocketTimeoutException | java.net.SocketException stopped) {
@@ -244,8 +221,7 @@ class GatewayServerTest {
                     : Integer.toHexString(smuggled.length()) + "\r\n" + smuggled + "\r\n0\r\n\r\n";
             String req = "POST /upload HTTP/1.1\r\nHost: gw\r\nAuthorization: " + basic("alice", PASS) + "\r\n"
                     + framing + "\r\nConnection: close, " + framing.substring(0, framing.indexOf(':')) + "\r\n\r\n" + body;
-            try (SSLSocket s = (SSLSocket) trustGateway().getSocketFactory().createSocket("127.0.0.1", address.getPort())) {
-                s.setSoTimeout(5000);
+            try (SSLSocket s = GatewayTrust.socket(state, address.getPort(), 5000)) {
                 s.getOutputStream().write(req.getBytes(StandardCharsets.ISO_8859_1));
                 assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1)).startsWith("HTTP/1.1 200");
             }
@@ -263,8 +239,7 @@ class GatewayServerTest {
                 + "GET /b HTTP/1.1\r\nHost: gw\r\n" + auth + "\r\n"
                 + "GET /c HTTP/1.1\r\nHost: gw\r\n" + auth + "Connection: close\r\n\r\n";
         String got;
-        try (SSLSocket s = (SSLSocket) trustGateway().getSocketFactory().createSocket("127.0.0.1", address.getPort())) {
-            s.setSoTimeout(5000);
+        try (SSLSocket s = GatewayTrust.socket(state, address.getPort(), 5000)) {
             s.getOutputStream().write(three.getBytes(StandardCharsets.ISO_8859_1));
             got = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
         }

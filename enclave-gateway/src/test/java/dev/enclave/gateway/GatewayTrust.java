@@ -11,17 +11,17 @@ import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
 
 /** Clients that trust exactly the gateway's self-signed certificate in {@code STATE/tls}. */
-final class GatewayTrust {
+public final class GatewayTrust {
     private GatewayTrust() {
     }
 
-    static X509Certificate certificate(Path state) throws Exception {
+    public static X509Certificate certificate(Path state) throws Exception {
         try (InputStream in = Files.newInputStream(state.resolve("tls/cert.pem"))) {
             return (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
         }
     }
 
-    static SSLContext context(Path state) throws Exception {
+    public static SSLContext context(Path state) throws Exception {
         KeyStore ts = KeyStore.getInstance("PKCS12");
         ts.load(null, null);
         ts.setCertificateEntry("gw", certificate(state));
@@ -33,7 +33,7 @@ final class GatewayTrust {
     }
 
     /** A TLS socket to the gateway, handshake done, reads time out after {@code readTimeoutMillis}. */
-    static SSLSocket socket(Path state, int port, int readTimeoutMillis) throws Exception {
+    public static SSLSocket socket(Path state, int port, int readTimeoutMillis) throws Exception {
         SSLSocket s = (SSLSocket) context(state).getSocketFactory().createSocket("127.0.0.1", port);
         s.setSoTimeout(readTimeoutMillis);
         s.startHandshake();

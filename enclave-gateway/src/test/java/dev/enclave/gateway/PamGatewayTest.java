@@ -6,7 +6,6 @@ import com.sun.net.httpserver.HttpServer;
 import dev.enclave.audit.AuditLog;
 import dev.enclave.gateway.auth.LinuxAccounts;
 import dev.enclave.gateway.auth.PamCheck;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -15,16 +14,11 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -82,7 +76,7 @@ class PamGatewayTest {
                 List.of("gw.test"), 16 * 1024, Duration.ofSeconds(30), 5, Duration.ofMinutes(10), Duration.ofHours(1),
                 new PamCheck.Options(accounts.service(), group, false)), audit);
         InetSocketAddress address = gateway.start();
-        HttpClient client = HttpClient.newBuilder().sslContext(trust(state.resolve("tls/cert.pem")))
+        HttpClient client = HttpClient.newBuilder().sslContext(GatewayTrust.context(state))
                 .connectTimeout(Duration.ofSeconds(5)).build();
         URI url = URI.create("https://127.0.0.1:" + address.getPort() + "/v1/thing");
 
@@ -110,20 +104,5 @@ class PamGatewayTest {
 
     private static String basic(String user, String pass) {
         return "Basic " + Base64.getEncoder().encodeToString((user + ":" + pass).getBytes(StandardCharsets.UTF_8));
-    }
-
-    private static SSLContext trust(Path certFile) throws Exception {
-        X509Certificate cert;
-        try (InputStream in = Files.newInputStream(certFile)) {
-            cert = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
-        }
-        KeyStore ts = KeyStore.getInstance("PKCS12");
-        ts.load(null, null);
-        ts.setCertificateEntry("gw", cert);
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(ts);
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, tmf.getTrustManagers(), null);
-        return ctx;
     }
 }

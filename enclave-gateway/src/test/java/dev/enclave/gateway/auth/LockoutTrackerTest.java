@@ -4,14 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.enclave.audit.AuditLog;
+import dev.enclave.gateway.testing.ManualClock;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -24,30 +22,6 @@ import org.junit.jupiter.api.io.TempDir;
 class LockoutTrackerTest {
     @TempDir
     Path state;
-
-    /** A clock the test moves by hand. */
-    static final class ManualClock extends Clock {
-        Instant now = Instant.parse("2026-11-25T10:00:00Z");
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        @Override
-        public java.time.ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-    }
 
     private final ManualClock clock = new ManualClock();
 
@@ -78,7 +52,7 @@ class LockoutTrackerTest {
             assertThat(t.recordFailure(ip("203.0.113.7"), "alice")).isEmpty();
         }
         assertThat(t.bannedUntil(ip("203.0.113.7"))).isEmpty();
-        assertThat(t.recordFailure(ip("203.0.113.7"), "alice")).contains(clock.now.plus(Duration.ofHours(1)));
+        assertThat(t.recordFailure(ip("203.0.113.7"), "alice")).contains(clock.instant().plus(Duration.ofHours(1)));
         assertThat(t.bannedUntil(ip("203.0.113.7"))).isPresent();
         assertThat(t.bannedUntil(ip("203.0.113.8"))).as("another source").isEmpty();
         clock.advance(Duration.ofMinutes(61));
@@ -192,13 +166,13 @@ class LockoutTrackerTest {
             t.recordFailure(ip("203.0.113.7"), "alice");
         }
         Heard heard = new Heard();
-        assertThat(t.listen(heard)).containsExactly(new LockoutTracker.Ban("203.0.113.7", clock.now.plus(Duration.ofHours(1))));
+        assertThat(t.listen(heard)).containsExactly(new LockoutTracker.Ban("203.0.113.7", clock.instant().plus(Duration.ofHours(1))));
         for (int i = 0; i < 5; i++) {
             t.recordFailure(ip("2001:db8:1:2::" + (i + 1)), "bob");
         }
         t.unban("203.0.113.7");
         assertThat(heard.events).containsExactly(
-                "ban 2001:db8:1:2:0:0:0:0/64 until " + clock.now.plus(Duration.ofHours(1)),
+                "ban 2001:db8:1:2:0:0:0:0/64 until " + clock.instant().plus(Duration.ofHours(1)),
                 "unban 203.0.113.7");
     }
 
@@ -219,7 +193,7 @@ class LockoutTrackerTest {
         cli.flush();
         running.refresh();
         assertThat(heard.events).containsExactly("unban 203.0.113.7",
-                "ban 198.51.100.9 until " + clock.now.plus(Duration.ofHours(1)));
+                "ban 198.51.100.9 until " + clock.instant().plus(Duration.ofHours(1)));
         running.refresh();
         assertThat(heard.events).as("an unchanged file is no news").hasSize(2);
     }

@@ -5,15 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.enclave.audit.AuditLog;
 import dev.enclave.gateway.GatewayServer;
 import dev.enclave.gateway.GatewaySettings;
+import dev.enclave.gateway.GatewayTrust;
 import dev.enclave.gateway.auth.PasswordHasher;
 import dev.enclave.gateway.auth.UserStore;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.cert.CertificateFactory;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -61,11 +59,7 @@ class ChromiumLoginTest {
                 .withSessionRecheck(Duration.ofSeconds(1)), audit);
         int port = gateway.start().getPort();
         base = "https://localhost:" + port;
-        X509Certificate cert;
-        try (InputStream in = Files.newInputStream(state.resolve("tls/cert.pem"))) {
-            cert = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
-        }
-        browser = HeadlessChromium.trusting(cert);
+        browser = HeadlessChromium.trusting(GatewayTrust.certificate(state));
     }
 
     @AfterEach

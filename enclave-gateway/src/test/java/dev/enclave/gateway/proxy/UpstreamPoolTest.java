@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.enclave.audit.AuditLog;
 import dev.enclave.gateway.GatewayServer;
 import dev.enclave.gateway.GatewaySettings;
+import dev.enclave.gateway.GatewayTrust;
 import dev.enclave.gateway.auth.PasswordHasher;
 import dev.enclave.gateway.auth.UserStore;
 import io.netty.bootstrap.ServerBootstrap;
@@ -46,10 +47,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -63,7 +61,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntSupplier;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -264,7 +261,7 @@ class UpstreamPoolTest {
                 List.of("gw.test"), 16 * 1024, Duration.ofMinutes(1), 5, Duration.ofMinutes(10), Duration.ofHours(1)), audit);
         try {
             int port = gateway.start().getPort();
-            SSLContext tls = trusting(state.resolve("tls/cert.pem"));
+            SSLContext tls = GatewayTrust.context(state);
             String auth = "Authorization: Basic " + Base64.getEncoder().encodeToString("alice:a long passphrase".getBytes(StandardCharsets.UTF_8));
             int clients = 8;
             for (int i = 0; i < clients; i++) {
@@ -281,19 +278,6 @@ class UpstreamPoolTest {
         } finally {
             gateway.close();
         }
-    }
-
-    private static SSLContext trusting(Path certFile) throws Exception {
-        KeyStore ts = KeyStore.getInstance("PKCS12");
-        ts.load(null, null);
-        try (InputStream in = Files.newInputStream(certFile)) {
-            ts.setCertificateEntry("gw", CertificateFactory.getInstance("X.509").generateCertificate(in));
-        }
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(ts);
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, tmf.getTrustManagers(), null);
-        return ctx;
     }
 
     /** Sends {@code n} requests for /hold on {@code n} client connections at once, then reads every answer. */

@@ -4,16 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.enclave.gateway.auth.UserFileException;
+import dev.enclave.gateway.testing.ManualClock;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HexFormat;
@@ -32,30 +30,6 @@ class SessionStoreTest {
 
     @TempDir
     Path state;
-
-    /** A clock the test moves by hand. */
-    static final class ManualClock extends Clock {
-        volatile Instant now = Instant.parse("2026-11-25T10:00:00Z");
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-    }
 
     private final ManualClock clock = new ManualClock();
     /** The users' current credentials, as a users file would give them. */
@@ -156,7 +130,7 @@ class SessionStoreTest {
         String bob = s.create("bob", "hash-of-bob-1");
         s.flush();
         assertThat(SessionStore.list(state)).extracting(SessionStore.Listed::user).containsExactlyInAnyOrder("alice", "alice", "bob");
-        SessionStore.revokeUser(state, "alice", clock.now); // 'enclave sessions revoke alice', another process
+        SessionStore.revokeUser(state, "alice", clock.instant()); // 'enclave sessions revoke alice', another process
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(state.resolve("sessions-revoked")))).isEqualTo("rw-------");
         assertThat(SessionStore.list(state)).extracting(SessionStore.Listed::user).containsExactly("bob");
         long end = System.nanoTime() + 5_000_000_000L; // the file is looked at once a second
@@ -174,7 +148,7 @@ class SessionStoreTest {
         SessionStore reopened = open();
         assertThat(reopened.find(alice2)).isEmpty();
         assertThat(reopened.find(later)).isPresent();
-        assertThatThrownBy(() -> SessionStore.revokeUser(state, "no spaces allowed", clock.now)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> SessionStore.revokeUser(state, "no spaces allowed", clock.instant())).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test
