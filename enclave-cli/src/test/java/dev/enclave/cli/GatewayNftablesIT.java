@@ -1,12 +1,13 @@
 package dev.enclave.cli;
 
+import static dev.enclave.cli.HostCommand.run;
+import static dev.enclave.cli.HostCommand.tool;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
-import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -202,28 +203,5 @@ class GatewayNftablesIT {
         }
     }
 
-    private static String tool(String name) {
-        for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin")) {
-            if (Files.isExecutable(Path.of(dir, name))) {
-                return dir + "/" + name;
-            }
-        }
-        return null;
-    }
 
-    private static String run(String input, String... cmd) throws IOException, InterruptedException {
-        String[] resolved = cmd.clone();
-        resolved[0] = tool(cmd[0]);
-        Process p = new ProcessBuilder(resolved).redirectErrorStream(true).start();
-        try (var in = p.getOutputStream()) {
-            if (input != null) {
-                in.write(input.getBytes(StandardCharsets.UTF_8));
-            }
-        }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new AssertionError(String.join(" ", cmd) + " failed: " + out.strip());
-        }
-        return out;
-    }
 }

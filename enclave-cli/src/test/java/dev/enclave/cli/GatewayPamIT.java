@@ -1,5 +1,8 @@
 package dev.enclave.cli;
 
+import static dev.enclave.cli.HostCommand.quietly;
+import static dev.enclave.cli.HostCommand.run;
+import static dev.enclave.cli.HostCommand.tool;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -119,40 +122,8 @@ class GatewayPamIT {
         return HexFormat.of().formatHex(b);
     }
 
-    private static String tool(String name) {
-        for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin")) {
-            if (Files.isExecutable(Path.of(dir, name))) {
-                return dir + "/" + name;
-            }
-        }
-        return null;
-    }
 
-    private static void quietly(String... cmd) {
-        try {
-            run(null, cmd);
-        } catch (IOException | InterruptedException | AssertionError e) {
-            System.err.println("cleanup: " + String.join(" ", cmd) + ": " + e.getMessage());
-        }
-    }
 
-    private static void run(String input, String... cmd) throws IOException, InterruptedException {
-        String[] resolved = cmd.clone();
-        String path = tool(cmd[0]);
-        if (path != null) {
-            resolved[0] = path;
-        }
-        Process p = new ProcessBuilder(resolved).redirectErrorStream(true).start();
-        try (var in = p.getOutputStream()) {
-            if (input != null) {
-                in.write(input.getBytes(StandardCharsets.UTF_8));
-            }
-        }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new AssertionError(String.join(" ", cmd) + " failed: " + out.strip());
-        }
-    }
 
     private static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket()) {

@@ -1,5 +1,8 @@
 package dev.enclave.gateway.auth;
 
+import static dev.enclave.gateway.testing.HostCommand.quietly;
+import static dev.enclave.gateway.testing.HostCommand.run;
+import static dev.enclave.gateway.testing.HostCommand.tool;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
@@ -10,7 +13,6 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Throwaway Linux accounts and a PAM service for tests, removed again by {@link #close()}: a
@@ -94,13 +96,6 @@ public final class LinuxAccounts implements AutoCloseable {
         }
     }
 
-    private static void quietly(String... cmd) {
-        try {
-            run(null, cmd);
-        } catch (IOException | InterruptedException | AssertionError e) {
-            System.err.println("cleanup: " + String.join(" ", cmd) + ": " + e.getMessage());
-        }
-    }
 
     private static String randomSuffix() {
         byte[] b = new byte[3];
@@ -108,35 +103,5 @@ public final class LinuxAccounts implements AutoCloseable {
         return HexFormat.of().formatHex(b);
     }
 
-    /** The tool's full path: a root shell has /usr/sbin on PATH, a CI runner's JVM may not. */
-    private static String tool(String name) {
-        for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin")) {
-            if (Files.isExecutable(Path.of(dir, name))) {
-                return dir + "/" + name;
-            }
-        }
-        return null;
-    }
 
-    private static void run(String input, String... cmd) throws IOException, InterruptedException {
-        String[] resolved = cmd.clone();
-        String path = tool(cmd[0]);
-        if (path != null) {
-            resolved[0] = path;
-        }
-        Process p = new ProcessBuilder(resolved).redirectErrorStream(true).start();
-        try (var in = p.getOutputStream()) {
-            if (input != null) {
-                in.write(input.getBytes(StandardCharsets.UTF_8));
-            }
-        }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(30, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError(String.join(" ", cmd) + " did not finish");
-        }
-        if (p.exitValue() != 0) {
-            throw new AssertionError(String.join(" ", cmd) + " exited " + p.exitValue() + ": " + out.strip());
-        }
-    }
 }

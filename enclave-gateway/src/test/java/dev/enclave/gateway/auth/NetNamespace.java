@@ -1,18 +1,16 @@
 package dev.enclave.gateway.auth;
 
+import static dev.enclave.gateway.testing.HostCommand.run;
+import static dev.enclave.gateway.testing.HostCommand.tool;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A throwaway network namespace ({@code enclave-test-XXXXXX}, loopback up) whose nftables ruleset
@@ -88,35 +86,5 @@ final class NetNamespace implements AutoCloseable {
         run(null, "ip", "netns", "delete", name);
     }
 
-    static String tool(String name) {
-        for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin")) {
-            if (Files.isExecutable(Path.of(dir, name))) {
-                return dir + "/" + name;
-            }
-        }
-        return null;
-    }
 
-    private static String run(String input, String... cmd) throws IOException, InterruptedException {
-        String[] resolved = cmd.clone();
-        String path = tool(cmd[0]);
-        if (path != null) {
-            resolved[0] = path;
-        }
-        Process p = new ProcessBuilder(resolved).redirectErrorStream(true).start();
-        try (var in = p.getOutputStream()) {
-            if (input != null) {
-                in.write(input.getBytes(StandardCharsets.UTF_8));
-            }
-        }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(30, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError(String.join(" ", cmd) + " did not finish");
-        }
-        if (p.exitValue() != 0) {
-            throw new AssertionError(String.join(" ", cmd) + " failed (" + p.exitValue() + "): " + out.strip());
-        }
-        return out;
-    }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.enclave.gateway.testing.HostCommand;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -257,9 +258,9 @@ class NftablesBansTest {
     @Test
     void nftWithoutCapNetAdminStopsTheStartWithOneLineNamingTheFix() throws Exception {
         ns = NetNamespace.create();
-        assertThat(NetNamespace.tool("setpriv")).as("setpriv (util-linux)").isNotNull();
-        List<String> asNobody = List.of(NetNamespace.tool("ip"), "netns", "exec", ns.name, NetNamespace.tool("setpriv"),
-                "--reuid=65534", "--regid=65534", "--clear-groups", NetNamespace.tool("nft"));
+        assertThat(HostCommand.tool("setpriv")).as("setpriv (util-linux)").isNotNull();
+        List<String> asNobody = List.of(HostCommand.tool("ip"), "netns", "exec", ns.name, HostCommand.tool("setpriv"),
+                "--reuid=65534", "--regid=65534", "--clear-groups", HostCommand.tool("nft"));
         LockoutTracker lockout = tracker(Duration.ofHours(1));
         assertThatThrownBy(() -> NftablesBans.start(asNobody, listeners(), lockout, Clock.systemUTC(), null, notices::add))
                 .isInstanceOf(IOException.class)
