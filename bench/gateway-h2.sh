@@ -93,8 +93,6 @@ for p in "$ENC" "$NG_APR" "$NG_BCR"; do
   [ "$v" = 2 ] || { echo "$NAME: port $p answered curl --http2 with HTTP/$v, not h2" >&2; exit 1; }
 done
 
-machine_ticks() { awk '/^cpu /{b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6, $9; exit}' /proc/stat; }
-secs_of() { awk '{t=0; for (i=1;i<=NF;i++) { v=$i; sub(/s$/,"",v); split(v,a,"m"); t+=a[1]*60+a[2] } printf "%.3f", t}'; }
 run() { # run LABEL PORT PID SECONDS ROUND: one h2load run, one result line
   local label="$1" port="$2" pid="$3" secs="$4" round="$5" out="$work/h2load.$1.$5" log="$work/h2load.$1.$5.log"
   local p0 u0 p1 u1 t0 t1 m0 m1

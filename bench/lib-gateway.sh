@@ -171,6 +171,11 @@ tree_ticks() {
 }
 HZ=$(getconf CLK_TCK)
 
+# machine_ticks: "busy total steal" clock ticks over all cores, from /proc/stat
+machine_ticks() { awk '/^cpu /{b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6, $9; exit}' /proc/stat; }
+# secs_of: seconds from bash `times` output (m:ss.sss fields)
+secs_of() { awk '{t=0; for (i=1;i<=NF;i++) { v=$i; sub(/s$/,"",v); split(v,a,"m"); t+=a[1]*60+a[2] } printf "%.3f", t}'; }
+
 # wait_quiet: other jobs share this machine; wait (at most QUIET_WAIT s, default 60) until the
 # machine is under 25 % busy over one second, then print what it was, so a noisy run is visible.
 busy_pct() {
