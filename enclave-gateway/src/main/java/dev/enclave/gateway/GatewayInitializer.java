@@ -20,6 +20,7 @@ import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.AttributeKey;
 import java.time.Duration;
+import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 
 /**
@@ -45,10 +46,11 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
     private final int maxHeadBytes;
     private final Duration clientIdle;
     private final Duration sessionRecheck;
+    private final Executor handshakes;
 
     GatewayInitializer(Supplier<SslContext> ssl, Authenticator authenticator, LockoutTracker lockout, SessionStore sessions,
                        AuditLog audit, UpstreamPool upstreams, int maxHeadBytes, Duration clientIdle,
-                       Duration sessionRecheck) {
+                       Duration sessionRecheck, Executor handshakes) {
         this.ssl = ssl;
         this.authenticator = authenticator;
         this.lockout = lockout;
@@ -59,6 +61,7 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
         this.maxHeadBytes = maxHeadBytes;
         this.clientIdle = clientIdle;
         this.sessionRecheck = sessionRecheck;
+        this.handshakes = handshakes;
     }
 
     @Override
@@ -68,7 +71,10 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
             return;
         }
         ChannelPipeline p = ch.pipeline();
-        p.addLast("ssl", ssl.get().newHandler(ch.alloc())); // the newest certificate, see ReloadingTlsContext
+        // The newest certificate (see ReloadingTlsContext). The handshake's key exchange and
+        // signature run on the handshake pool, so a burst of new connections does not hold up
+        // requests on connections this event loop already serves.
+        p.addLast("ssl", ssl.get().newHandler(ch.alloc(), handshakes));
         p.addLast("alpn", new ProtocolSwitch());
     }
 

@@ -34,8 +34,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -51,6 +53,7 @@ public final class GatewayServer implements AutoCloseable {
     private final List<Channel> listeners = new ArrayList<>();
     private EventLoopGroup loops;
     private ThreadPoolExecutor hashing;
+    private ExecutorService handshakes;
     private SessionStore sessions;
     private String fingerprint;
     private final Consumer<String> notices;
@@ -90,14 +93,17 @@ public final class GatewayServer implements AutoCloseable {
         lockout = LockoutTracker.open(settings.stateDir(), settings.maxFailures(), settings.failureWindow(),
                 settings.ban(), Clock.systemUTC());
         lockout.auditTo(audit);
+        // Password hashing and TLS handshake crypto never run on an event loop, and each gets at
+        // most half the cores: a flood of guesses or of new connections then leaves the other half
+        // to the users already logged in (measured: bench/RESULTS.md, "flood"). Excess password
+        // checks wait in a short queue and are then answered 503 rather than starving everyone.
         int cores = Runtime.getRuntime().availableProcessors();
-        // Password hashing never runs on an event loop, and at most 'cores' at once with a short
-        // queue behind: a flood of guesses is answered 503 rather than starving everyone else.
-        hashing = new ThreadPoolExecutor(cores, cores, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(4 * cores), r -> {
-            Thread t = new Thread(r, "enclave-password-hash");
-            t.setDaemon(true);
-            return t;
-        });
+        int workers = sideWorkers(cores);
+        hashing = new ThreadPoolExecutor(workers, workers, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(8 * workers),
+                daemon("enclave-password-hash"));
+        // Unbounded queue: each connection has at most one handshake task queued at a time, so
+        // the queue is bounded by the number of open connections.
+        handshakes = Executors.newFixedThreadPool(workers, daemon("enclave-tls-handshake"));
         // PAM shows no password change, so its verified credentials are trusted for a shorter time.
         PasswordCheck check = settings.pam() != null ? new PamCheck(settings.pam())
                 : new UsersFileCheck(new Authenticator.UsersFile(settings.users()), new PasswordHasher());
@@ -119,7 +125,7 @@ public final class GatewayServer implements AutoCloseable {
         UpstreamPool upstreams = new UpstreamPool(upstream, NioSocketChannel.class, audit, settings.upgradedIdle(),
                 UpstreamPool.DEFAULT_MAX_IDLE_PER_LOOP, UpstreamPool.DEFAULT_IDLE_TIMEOUT);
         Channel https = bind(new GatewayInitializer(tls, authenticator, lockout, sessions, audit, upstreams, settings.maxHeadBytes(),
-                settings.clientIdle(), settings.sessionRecheck()),
+                settings.clientIdle(), settings.sessionRecheck(), handshakes),
                 settings.listen());
         InetSocketAddress bound = (InetSocketAddress) https.localAddress();
         if (settings.redirectHttp() != null) {
@@ -158,11 +164,7 @@ public final class GatewayServer implements AutoCloseable {
 
     /** Every 2 s: a replaced certificate or key (both settled) is taken without a restart. */
     private void watchTlsFiles() {
-        tlsWatch = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "enclave-tls-watch");
-            t.setDaemon(true);
-            return t;
-        });
+        tlsWatch = Executors.newSingleThreadScheduledExecutor(daemon("enclave-tls-watch"));
         tlsWatch.scheduleWithFixedDelay(() -> {
             try {
                 ReloadingTlsContext.Outcome o = tls.reloadIfChanged();
@@ -208,6 +210,19 @@ public final class GatewayServer implements AutoCloseable {
         return f.channel();
     }
 
+    /** Threads for work kept off the event loops (hashing, handshakes): half the cores, at least one. */
+    static int sideWorkers(int cores) {
+        return Math.max(1, cores / 2);
+    }
+
+    private static ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
     @Override
     public synchronized void close() {
         listeners.forEach(c -> c.close().syncUninterruptibly());
@@ -215,6 +230,9 @@ public final class GatewayServer implements AutoCloseable {
         if (loops != null) {
             loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
             loops = null;
+        }
+        if (handshakes != null) {
+            handshakes.shutdownNow();
         }
         if (hashing != null) {
             hashing.shutdownNow();
