@@ -186,6 +186,10 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
                     return; // the client left (or reset its h2 stream) while the password was checked
                 }
                 ctx.channel().attr(GatewayInitializer.USER).set(user);
+                if (held.get(0) instanceof HttpRequest req && req.headers().contains(HttpHeaderNames.UPGRADE)) {
+                    // After the upgrade no request comes to be checked: watch the credentials instead.
+                    SessionWatch.start(ctx.channel(), authenticator, user, r.credential(), sessionRecheck, audit);
+                }
                 List<Object> go = new ArrayList<>(held);
                 clearHeld();
                 inFlight = true;

@@ -266,8 +266,8 @@ class GatewayServerTest {
                 HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(204);
     }
 
-    @Test
-    void aWebSocketPassesThroughAndOutlivesTheSeeds60SecondCut() throws Exception {
+    /** An app that echoes WebSocket text frames on /socket.io/ as "echo:" + text; returns its port. */
+    private int startWebSocketApp() throws Exception {
         wsLoop = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         wsServer = new ServerBootstrap().group(wsLoop).channel(NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -283,8 +283,14 @@ class GatewayServerTest {
                                 });
                     }
                 }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        return ((InetSocketAddress) wsServer.localAddress()).getPort();
+    }
+
+    @Test
+    void aWebSocketPassesThroughAndOutlivesTheSeeds60SecondCut() throws Exception {
+        int wsPort = startWebSocketApp();
         gateway.close();
-        gateway = startGateway(((InetSocketAddress) wsServer.localAddress()).getPort());
+        gateway = startGateway(wsPort);
 
         java.util.concurrent.LinkedBlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
         WebSocket ws = client().newWebSocketBuilder().header("Authorization", basic("alice", PASS))
@@ -303,6 +309,52 @@ class GatewayServerTest {
         ws.sendText("two", true).get(5, TimeUnit.SECONDS);
         assertThat(got.poll(5, TimeUnit.SECONDS)).isEqualTo("echo:two");
         ws.sendClose(WebSocket.NORMAL_CLOSURE, "bye").get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aWebSocketOpenedWithBasicCredentialsEndsWhenThePasswordIsChanged() throws Exception {
+        int wsPort = startWebSocketApp();
+        gateway.close();
+        Duration recheck = Duration.ofMillis(200);
+        gateway = new GatewayServer(new GatewaySettings(new InetSocketAddress("127.0.0.1", 0),
+                new InetSocketAddress("127.0.0.1", 0), URI.create("http://127.0.0.1:" + wsPort), state.resolve("users"),
+                state, null, null, List.of("gw.test"), 16 * 1024, Duration.ofSeconds(30), 3, Duration.ofMinutes(10),
+                Duration.ofHours(1)).withSessionRecheck(recheck), audit);
+        address = gateway.start();
+
+        java.util.concurrent.LinkedBlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
+        CompletableFuture<Integer> closed = new CompletableFuture<>();
+        WebSocket ws = client().newWebSocketBuilder().header("Authorization", basic("alice", PASS))
+                .buildAsync(URI.create("wss://127.0.0.1:" + address.getPort() + "/socket.io/"), new WebSocket.Listener() {
+                    @Override
+                    public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
+                        got.add(data.toString());
+                        w.request(1);
+                        return CompletableFuture.completedFuture(null);
+                    }
+
+                    @Override
+                    public CompletionStage<?> onClose(WebSocket w, int status, String reason) {
+                        closed.complete(status);
+                        return null;
+                    }
+
+                    @Override
+                    public void onError(WebSocket w, Throwable error) {
+                        closed.complete(-1); // the gateway closes the TCP connection without a close frame
+                    }
+                }).get(10, TimeUnit.SECONDS);
+        // Unchanged credentials: several checks pass and the socket keeps working.
+        Thread.sleep(5 * recheck.toMillis());
+        ws.sendText("before", true).get(5, TimeUnit.SECONDS);
+        assertThat(got.poll(5, TimeUnit.SECONDS)).isEqualTo("echo:before");
+        assertThat(closed).isNotDone();
+
+        UserStore.update(state.resolve("users"), s -> s.with("alice", new PasswordHasher().hash("a-new-password".toCharArray())));
+
+        closed.get(10, TimeUnit.SECONDS);
+        audit.flush();
+        assertThat(Files.readString(state.resolve("audit.log"))).contains("\"event\":\"credentials_changed\"");
     }
 
     @Test

@@ -47,10 +47,22 @@ public final class Authenticator {
     /** The longest user name checked at all (Linux allows 32, the sessions file 128). */
     public static final int MAX_USER_BYTES = 256;
 
-    /** {@code until} is set for {@link Outcome#BANNED}. */
-    public record Result(Outcome outcome, String user, Instant until) {
+    /**
+     * {@code until} is set for {@link Outcome#BANNED}; {@code credential}, for {@link Outcome#OK},
+     * is the credential version that was accepted (see {@link #stillHolds}), null when the check
+     * has none.
+     */
+    public record Result(Outcome outcome, String user, Instant until, String credential) {
+        Result(Outcome outcome, String user, Instant until) {
+            this(outcome, user, until, null);
+        }
+
         static Result of(Outcome o, String user) {
             return new Result(o, user, null);
+        }
+
+        static Result ok(String user, Optional<String> credential) {
+            return new Result(Outcome.OK, user, null, credential.orElse(null));
         }
     }
 
@@ -89,6 +101,20 @@ public final class Authenticator {
     }
 
     /**
+     * True while {@code user}'s credential is still the one accepted as {@code credential} (from
+     * {@link Result#credential}): false once the password was set again or the user removed, and
+     * false while the users file cannot be read (fail closed). For a connection that outlives its
+     * request (a WebSocket opened with Basic credentials), which no later request re-checks.
+     */
+    public boolean stillHolds(String user, String credential) {
+        try {
+            return check.cacheVersion(user).equals(Optional.ofNullable(credential));
+        } catch (UserFileException | IOException unreadable) {
+            return false;
+        }
+    }
+
+    /**
      * Checks the credentials; {@code password} is wiped when the check is done. A user name longer
      * than {@value #MAX_USER_BYTES} bytes (UTF-8) is refused without any password work and counts
      * as a failure of the source.
@@ -117,7 +143,7 @@ public final class Authenticator {
             Arrays.fill(password, '\0');
             Optional<Instant> bannedMeanwhile = lockout.recordSuccessUnlessBanned(source);
             return CompletableFuture.completedFuture(bannedMeanwhile.isPresent()
-                    ? new Result(Outcome.BANNED, user, bannedMeanwhile.get()) : Result.of(Outcome.OK, user));
+                    ? new Result(Outcome.BANNED, user, bannedMeanwhile.get()) : Result.ok(user, version));
         }
         Attempt attempt = new Attempt(source, cache.keyFor(user, password));
         CompletableFuture<Result> out = new CompletableFuture<>();
@@ -162,7 +188,7 @@ public final class Authenticator {
             return new Result(Outcome.BANNED, user, bannedMeanwhile.get()); // and not cached: the ban decides
         }
         version.ifPresent(v -> cache.remember(user, password, v));
-        return Result.of(Outcome.OK, user);
+        return Result.ok(user, version);
     }
 
     /**
