@@ -303,7 +303,7 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void audit(String user, InetSocketAddress source, String result, String reason) {
-        audit.write(AuditEvent.of("gateway", "login").put("user", user).put("source", source.getAddress().getHostAddress())
+        audit.write(AuditEvent.of("gateway", "login").put("user", Authenticator.forAudit(user)).put("source", source.getAddress().getHostAddress())
                 .put("result", result).put("reason", reason).put("method", "basic"));
     }
 

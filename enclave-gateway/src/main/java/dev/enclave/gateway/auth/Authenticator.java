@@ -101,6 +101,23 @@ public final class Authenticator {
     }
 
     /**
+     * {@code user} as an audit line records it: unchanged up to {@value #MAX_USER_BYTES} bytes;
+     * longer (never an account, and a Basic header may carry tens of KiB of it), its first 64
+     * characters and its length, so one request cannot write a huge line.
+     */
+    public static String forAudit(String user) {
+        if (user == null) {
+            return null;
+        }
+        int bytes = user.getBytes(StandardCharsets.UTF_8).length;
+        if (bytes <= MAX_USER_BYTES) {
+            return user;
+        }
+        int cut = Character.isHighSurrogate(user.charAt(63)) ? 63 : 64;
+        return user.substring(0, cut) + "...(" + bytes + " bytes)";
+    }
+
+    /**
      * True while {@code user}'s credential is still the one accepted as {@code credential} (from
      * {@link Result#credential}): false once the password was set again or the user removed, and
      * false while the users file cannot be read (fail closed). For a connection that outlives its

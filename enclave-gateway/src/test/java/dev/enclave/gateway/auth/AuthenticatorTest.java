@@ -230,6 +230,14 @@ class AuthenticatorTest {
     }
 
     @Test
+    void anOverlongUserNameIsCutForTheAuditLine() {
+        assertThat(Authenticator.forAudit("alice")).isEqualTo("alice");
+        assertThat(Authenticator.forAudit("a".repeat(256))).isEqualTo("a".repeat(256));
+        assertThat(Authenticator.forAudit("b".repeat(30_000))).isEqualTo("b".repeat(64) + "...(30000 bytes)");
+        assertThat(Authenticator.forAudit("é".repeat(200))).as("counted in UTF-8 bytes").isEqualTo("é".repeat(64) + "...(400 bytes)");
+    }
+
+    @Test
     void aFullHashingQueueAnswersBusyInsteadOfQueueingForever() throws Exception {
         ExecutorService tiny = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new SynchronousQueue<>());
         CountDownLatch release = new CountDownLatch(1);
