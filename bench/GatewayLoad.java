@@ -64,6 +64,7 @@ import javax.net.ssl.X509TrustManager;
  *   java -cp $CP bench/GatewayLoad.java idle  --label L --url ws(s)://127.0.0.1:P/ws [--auth user:pass] --count 1000 --pid PID [--settle 3]
  *   java -cp $CP bench/GatewayLoad.java user  --label L --port P --auth user:pass [--source 127.0.0.2] [--rate 50] [--seconds 20]
  *                                             [--flood-args FILE]   (the flood command, one argument per line)
+ *   java -cp $CP bench/GatewayLoad.java rate  --label L --port P --auth user:pass --rate R [--conns 64] [--seconds 10] [--warmup 3]
  * </pre>
  *
  * Every address is on 127.0.0.0/8; every loop is bounded by a count and a deadline. TLS clients
@@ -77,7 +78,7 @@ public class GatewayLoad {
         // Read by the JDK HTTP client when its first instance is made, so it is set before any.
         System.setProperty("jdk.internal.httpclient.disableHostnameVerification", "true");
         if (args.length == 0) {
-            System.err.println("usage: GatewayLoad echo-server|rtt|idle|user ...");
+            System.err.println("usage: GatewayLoad echo-server|rtt|idle|user|rate ...");
             System.exit(2);
         }
         Map<String, String> o = opts(args);
@@ -86,6 +87,7 @@ public class GatewayLoad {
             case "rtt" -> rtt(o);
             case "idle" -> idle(o);
             case "user" -> user(o);
+            case "rate" -> rate(o);
             default -> {
                 System.err.println("unknown verb " + args[0]);
                 System.exit(2);
@@ -368,6 +370,169 @@ public class GatewayLoad {
                     label, flooded.p(99) / quiet.p(99), flooded.p(50) / quiet.p(50));
         }
         user.close();
+    }
+
+    // ---- rate: open-loop HTTPS load at a fixed request rate, latency from when each request was due
+
+    /**
+     * Sends {@code rate} requests/s, round-robin over {@code conns} keep-alive HTTPS connections
+     * (Netty client, one event loop), whatever the server's speed: request i is due at
+     * start + i/rate, waits on its connection behind earlier ones if that connection is still
+     * busy, and its latency runs from when it was due, not from when it was sent (as wrk2 does;
+     * a closed-loop tool like wrk lets a slow server lower its own load and hide its stalls).
+     * Both peers of a comparison thus see the same offered load, which is what a p99 comparison
+     * needs. The first {@code warmup} seconds are sent but not recorded.
+     */
+    static void rate(Map<String, String> o) throws Exception {
+        String label = o.get("label");
+        int port = Integer.parseInt(o.get("port"));
+        String auth = basic(o.get("auth"));
+        int rate = Integer.parseInt(o.get("rate"));
+        int conns = Integer.parseInt(o.getOrDefault("conns", "64"));
+        int seconds = Integer.parseInt(o.getOrDefault("seconds", "10"));
+        int warmup = Integer.parseInt(o.getOrDefault("warmup", "3"));
+        io.netty.handler.ssl.SslContext tls = io.netty.handler.ssl.SslContextBuilder.forClient()
+                .sslProvider(io.netty.handler.ssl.SslProvider.JDK)
+                .trustManager(io.netty.handler.ssl.util.InsecureTrustManagerFactory.INSTANCE).build();
+        EventLoopGroup loop = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        long total = (long) rate * (warmup + seconds);
+        long[] latencies = new long[(int) Math.min(Integer.MAX_VALUE - 8, (long) rate * seconds + 16)];
+        RateStats stats = new RateStats(latencies);
+        RateConnection[] connections = new RateConnection[conns];
+        try {
+            for (int i = 0; i < conns; i++) {
+                RateConnection c = new RateConnection(port, auth, stats);
+                connections[i] = c;
+                Channel ch = new io.netty.bootstrap.Bootstrap().group(loop)
+                        .channel(io.netty.channel.socket.nio.NioSocketChannel.class)
+                        .option(ChannelOption.TCP_NODELAY, true)
+                        .handler(new ChannelInitializer<SocketChannel>() {
+                            @Override
+                            protected void initChannel(SocketChannel ch) {
+                                ch.pipeline().addLast(tls.newHandler(ch.alloc(), LOOPBACK, port),
+                                        new io.netty.handler.codec.http.HttpClientCodec(), c);
+                            }
+                        }).connect(new InetSocketAddress(LOOPBACK, port)).sync().channel();
+                ch.pipeline().get(io.netty.handler.ssl.SslHandler.class).handshakeFuture().sync();
+            }
+            long interval = 1_000_000_000L / rate;
+            long start = System.nanoTime() + 100_000_000L;
+            stats.recordFrom = start + warmup * 1_000_000_000L;
+            for (long i = 0; i < total; i++) {
+                long due = start + i * interval;
+                long now;
+                while ((now = System.nanoTime()) < due) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(Math.min(due - now, 200_000L));
+                }
+                RateConnection c = connections[(int) (i % conns)];
+                loop.execute(() -> c.enqueue(due));
+            }
+            long deadline = System.nanoTime() + 15_000_000_000L;
+            while (stats.completed.get() + stats.failed.get() < total && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+        } finally {
+            loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+        long[] sorted;
+        synchronized (stats) {
+            sorted = Arrays.copyOf(latencies, stats.recorded);
+        }
+        Arrays.sort(sorted);
+        long incomplete = total - stats.completed.get() - stats.failed.get();
+        System.out.printf(Locale.ROOT, "label=%s test=rate rate=%d conns=%d seconds=%d due=%d completed=%d failed=%d incomplete=%d non200=%d "
+                        + "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f%n",
+                label, rate, conns, seconds, total, stats.completed.get(), stats.failed.get(), incomplete, stats.non200.get(),
+                pct(sorted, 50), pct(sorted, 90), pct(sorted, 99), pct(sorted, 99.9),
+                sorted.length == 0 ? Double.NaN : sorted[sorted.length - 1] / 1e6);
+    }
+
+    /** Counts and the recorded latencies of one rate run; written only from the client's one event loop. */
+    static final class RateStats {
+        final long[] latencies;
+        int recorded;
+        volatile long recordFrom = Long.MAX_VALUE;
+        final AtomicInteger completed = new AtomicInteger();
+        final AtomicInteger failed = new AtomicInteger();
+        final AtomicInteger non200 = new AtomicInteger();
+
+        RateStats(long[] latencies) {
+            this.latencies = latencies;
+        }
+
+        synchronized void record(long due, long now) {
+            if (due >= recordFrom && recorded < latencies.length) {
+                latencies[recorded++] = now - due;
+            }
+        }
+    }
+
+    /** One keep-alive connection: requests due on it wait in order; one is in flight at a time. */
+    static final class RateConnection extends SimpleChannelInboundHandler<io.netty.handler.codec.http.HttpObject> {
+        final java.util.ArrayDeque<Long> due = new java.util.ArrayDeque<>();
+        final int port;
+        final String auth;
+        final RateStats stats;
+        ChannelHandlerContext ctx;
+        boolean inFlight;
+
+        RateConnection(int port, String auth, RateStats stats) {
+            this.port = port;
+            this.auth = auth;
+            this.stats = stats;
+        }
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            this.ctx = ctx;
+        }
+
+        void enqueue(long dueAt) {
+            if (!ctx.channel().isActive()) {
+                stats.failed.incrementAndGet();
+                return;
+            }
+            due.add(dueAt);
+            if (!inFlight) {
+                send();
+            }
+        }
+
+        void send() {
+            inFlight = true;
+            var req = new io.netty.handler.codec.http.DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
+                    io.netty.handler.codec.http.HttpMethod.GET, "/");
+            req.headers().set(HttpHeaderNames.HOST, "localhost:" + port)
+                    .set(HttpHeaderNames.AUTHORIZATION, auth)
+                    .set(HttpHeaderNames.CONTENT_LENGTH, 0);
+            ctx.writeAndFlush(req);
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, io.netty.handler.codec.http.HttpObject msg) {
+            if (msg instanceof io.netty.handler.codec.http.HttpResponse r && r.status().code() != 200) {
+                stats.non200.incrementAndGet();
+            }
+            if (msg instanceof io.netty.handler.codec.http.LastHttpContent) {
+                stats.record(due.poll(), System.nanoTime());
+                stats.completed.incrementAndGet();
+                inFlight = false;
+                if (!due.isEmpty()) {
+                    send();
+                }
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            stats.failed.addAndGet(due.size());
+            due.clear();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
     }
 
     record Phase(long[] sortedNs, int errors, int non200) {

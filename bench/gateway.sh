@@ -13,181 +13,31 @@
 # Needs: java 17, nginx, wrk, htpasswd (apache2-utils), openssl. Run as root.
 # Stops everything it started, also on failure. Finishes in well under 5 minutes.
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/.." && pwd)"
+NAME=gateway.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib-gateway.sh"
 THREADS="${THREADS:-2}"
 CONNS="${CONNS:-64}"
 DURATION="${DURATION:-10}"
 BCRYPT_DURATION="${BCRYPT_DURATION:-10}"
 WARMUP="${WARMUP:-15}"
 ROUNDS="${ROUNDS:-3}"
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
-for t in "$NGINX" wrk htpasswd openssl java; do
-  command -v "$t" >/dev/null 2>&1 || { echo "gateway.sh: missing $t (apt-get install -y nginx wrk apache2-utils openssl)" >&2; exit 2; }
-done
-USER_NAME=alice
-PASSWORD="correct-horse-battery-staple"
-AUTH="Authorization: Basic $(printf '%s:%s' "$USER_NAME" "$PASSWORD" | base64 -w0)"
+command -v wrk >/dev/null 2>&1 || { echo "$NAME: missing wrk (apt-get install -y wrk)" >&2; exit 2; }
 
-work="$(mktemp -d /tmp/enclave-gw-bench.XXXXXX)"
-chmod 755 "$work"
-pids=()
-cleanup() {
-  local p i
-  for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
-  for i in $(seq 1 30); do # up to 3 s for a clean exit
-    for p in "${pids[@]}"; do kill -0 -- "-$p" 2>/dev/null && break; p=""; done
-    [ -z "$p" ] && break
-    sleep 0.1
-  done
-  for p in "${pids[@]}"; do
-    if kill -0 -- "-$p" 2>/dev/null; then
-      echo "gateway.sh: process group $p ($(ps -o args= -p "$p" 2>/dev/null | cut -c1-60)) ignored TERM for 3 s; KILL" >&2
-      kill -KILL -- "-$p" 2>/dev/null || true
-    fi
-  done
-  wait 2>/dev/null || true
-  [ -n "${KEEP:-}" ] && echo "gateway.sh: kept $work" >&2 || rm -rf "$work"
-}
-trap cleanup EXIT
-start() { # start NAME CMD...: own process group, output to $work/NAME.out
-  local name="$1"; shift
-  setsid "$@" >"$work/$name.out" 2>&1 < /dev/null & LAST=$!
-  pids+=("$LAST")
-}
-
-# free_port: a TCP port below 32768 nobody listens on (bounded tries)
-used_ports=" "
-free_port() {
-  local i p
-  for i in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 12000 ))
-    case "$used_ports" in *" $p "*) continue ;; esac
-    if ! ss -Htln "sport = :$p" | grep -q .; then used_ports+="$p "; echo "$p"; return 0; fi
-  done
-  echo "gateway.sh: no free port" >&2; return 1
-}
+ensure_jar
 UP=$(free_port); ENC=$(free_port); NG_APR=$(free_port); NG_BCR=$(free_port)
-
-# wait_http URL [curl args]: bounded wait until URL answers
-wait_http() {
-  local url="$1" i; shift
-  for i in $(seq 1 100); do
-    curl -sk -o /dev/null --max-time 1 "$@" "$url" && return 0
-    sleep 0.2
-  done
-  echo "gateway.sh: $url did not come up" >&2; return 1
-}
-
-# --- upstream: nginx, return 200 "ok", keepalive ---------------------------------------------
-mkdir -p "$work/up"
-cat > "$work/up/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/up/nginx.pid;
-error_log $work/up/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/up/tmp;
-  proxy_temp_path $work/up/tmp; fastcgi_temp_path $work/up/tmp;
-  uwsgi_temp_path $work/up/tmp; scgi_temp_path $work/up/tmp;
-  keepalive_requests 1000000;
-  keepalive_timeout 120s;
-  server {
-    listen 127.0.0.1:$UP;
-    location / { default_type text/plain; return 200 "ok"; }
-  }
-}
-CONF
-start upstream "$NGINX" -c "$work/up/nginx.conf" -g 'daemon off;'
-up_pid=$LAST
-
-# --- nginx gateways (seed guide: TLS + auth_basic + proxy_pass with keepalive pool) -----------
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
-  -keyout "$work/nginx-tls.key" -out "$work/nginx-tls.crt" >/dev/null 2>&1
-htpasswd -nbm "$USER_NAME" "$PASSWORD" > "$work/htpasswd.apr1"
-htpasswd -nbB -C 10 "$USER_NAME" "$PASSWORD" > "$work/htpasswd.bcrypt"
-chmod 644 "$work"/htpasswd.*
-nginx_gw() { # nginx_gw NAME PORT HTPASSWD
-  local d="$work/$1"; mkdir -p "$d"
-  cat > "$d/nginx.conf" <<CONF
-worker_processes auto;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log $d/access.log;
-  client_body_temp_path $d/tmp;
-  proxy_temp_path $d/tmp; fastcgi_temp_path $d/tmp;
-  uwsgi_temp_path $d/tmp; scgi_temp_path $d/tmp;
-  upstream app {
-    server 127.0.0.1:$UP;
-    keepalive 64;
-  }
-  server {
-    listen 127.0.0.1:$2 ssl;
-    server_name localhost;
-    ssl_certificate $work/nginx-tls.crt;
-    ssl_certificate_key $work/nginx-tls.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    auth_basic "enclave";
-    auth_basic_user_file $3;
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto https;
-    }
-  }
-}
-CONF
-  start "$1" "$NGINX" -c "$d/nginx.conf" -g 'daemon off;'
-}
-nginx_gw nginx-apr1 "$NG_APR" "$work/htpasswd.apr1"; apr_pid=$LAST
-nginx_gw nginx-bcrypt "$NG_BCR" "$work/htpasswd.bcrypt"; bcr_pid=$LAST
-
-# --- enclave gateway ------------------------------------------------------------------------
-[ -f "$repo/enclave-cli/target/enclave.jar" ] || (cd "$repo" && ./mvnw -q -B -DskipTests package)
-mkdir -p "$work/enc"
-printf '%s\n' "$PASSWORD" | "$repo/enclave" users add "$USER_NAME" --users "$work/enc/users" --password-stdin \
-  >"$work/users-add.out" 2>&1 || { cat "$work/users-add.out" >&2; exit 1; }
-start enclave "$repo/enclave" gateway --listen "127.0.0.1:$ENC" --upstream "http://127.0.0.1:$UP" \
-  --users "$work/enc/users" --state "$work/enc" --name localhost --audit "$work/enc/audit.log"
-enc_pid=$LAST
+nginx_upstream "$UP"; up_pid=$LAST
+# the seed guide's front: TLS + auth_basic + proxy_pass to a keepalive pool
+nginx_gateway nginx-apr1 "$NG_APR" "$UP" apr1; apr_pid=$LAST
+nginx_gateway nginx-bcrypt "$NG_BCR" "$UP" bcrypt; bcr_pid=$LAST
+enclave_gateway enclave "$ENC" "$UP"; enc_pid=$LAST
 
 wait_http "http://127.0.0.1:$UP/"
 wait_http "https://127.0.0.1:$NG_APR/" -H "$AUTH"
 wait_http "https://127.0.0.1:$NG_BCR/" -H "$AUTH"
 wait_http "https://127.0.0.1:$ENC/" -H "$AUTH"
-# sanity: each answers 200 "ok" with the credentials, 401 without
-for p in "$ENC" "$NG_APR" "$NG_BCR"; do
-  body="$(curl -sk --max-time 5 -H "$AUTH" "https://127.0.0.1:$p/")"
-  code="$(curl -sk --max-time 5 -o /dev/null -w '%{http_code}' "https://127.0.0.1:$p/")"
-  [ "$body" = ok ] && [ "$code" = 401 ] || { echo "gateway.sh: port $p: body='$body' no-auth code=$code" >&2; exit 1; }
-done
+for p in "$ENC" "$NG_APR" "$NG_BCR"; do check_gateway "$p"; done
 grep -m1 'SHA-256' "$work/enclave.out" >&2 || true
 
-# tree_ticks PID: user+system clock ticks over PID and all its descendants
-tree_ticks() {
-  local all=("$1") c t=0 q=("$1")
-  while [ "${#q[@]}" -gt 0 ]; do
-    for c in $(pgrep -P "${q[0]}" || true); do all+=("$c"); q+=("$c"); done
-    q=("${q[@]:1}")
-  done
-  for c in "${all[@]}"; do
-    [ -r "/proc/$c/stat" ] || continue
-    t=$(( t + $(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0) ))
-  done
-  echo "$t"
-}
-HZ=$(getconf CLK_TCK)
-
-# machine_ticks: "busy total" clock ticks over all cores, from /proc/stat
-machine_ticks() { awk '/^cpu /{b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6, $9; exit}' /proc/stat; }
-# m:ss etc. from bash `times` -> seconds
-secs_of() { awk '{t=0; for (i=1;i<=NF;i++) { v=$i; sub(/s$/,"",v); split(v,a,"m"); t+=a[1]*60+a[2] } printf "%.3f", t}'; }
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}'; }
 run() { # run LABEL PORT PID SECONDS ROUND: one wrk run, one result line
   local label="$1" port="$2" pid="$3" secs="$4" round="$5" out="$work/wrk.$1.$5"
@@ -197,7 +47,7 @@ run() { # run LABEL PORT PID SECONDS ROUND: one wrk run, one result line
       "https://127.0.0.1:$port/" > "$out" 2>&1 || true
     times > "$out.times"; tail -n1 "$out.times" | secs_of > "$out.cpu" )
   t1=$(date +%s.%N); p1=$(tree_ticks "$pid"); u1=$(tree_ticks "$up_pid"); m1=$(machine_ticks)
-  if ! grep -q 'Requests/sec' "$out"; then echo "gateway.sh: wrk failed for $label:" >&2; cat "$out" >&2; return 0; fi
+  if ! grep -q 'Requests/sec' "$out"; then echo "$NAME: wrk failed for $label:" >&2; cat "$out" >&2; return 0; fi
   local rps p50 p99 non2xx errs el
   rps=$(awk '/^Requests\/sec:/{print $2}' "$out")
   p50=$(awk '$1=="50%"{print $2}' "$out" | to_ms)
@@ -226,7 +76,7 @@ for r in $(seq 1 "$ROUNDS"); do # alternate the order, so neither side always ru
 done
 rss=$(awk '/^VmRSS/{printf "%.1f", $2/1024}' "/proc/$enc_pid/status" 2>/dev/null || echo nan) # the launcher execs java
 run nginx-bcrypt "$NG_BCR" "$bcr_pid" "$BCRYPT_DURATION" 1
-echo "label=enclave rss_after_load_mb=${rss:-nan} audit_lines=$(wc -l < "$work/enc/audit.log")"
+echo "label=enclave rss_after_load_mb=${rss:-nan} audit_lines=$(wc -l < "$work/enclave/audit.log")"
 # summary: median over rounds per label, ratios of the medians
 awk '
   function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }

@@ -1,4 +1,4 @@
-# Shared setup for bench/gateway-ws.sh, bench/gateway-flood.sh and bench/gateway-h2.sh (sourced, not run): a temp work
+# Shared setup for the gateway benchmarks (bench/gateway.sh, gateway-rate.sh, gateway-ws.sh, gateway-flood.sh, gateway-h2.sh; sourced, not run): a temp work
 # dir, processes in their own groups stopped on exit, free ports below 32768, nginx configured as
 # the seed guide does (TLS + auth_basic + proxy_pass to a keepalive pool, WebSocket upgrade headers),
 # the enclave gateway through its launcher. Everything listens on 127.0.0.1 (or 127.0.0.0/8).

@@ -74,7 +74,7 @@ final class GatewayInitializer extends ChannelInitializer<SocketChannel> {
         // The newest certificate (see ReloadingTlsContext). The handshake's key exchange and
         // signature run on the handshake pool, so a burst of new connections does not hold up
         // requests on connections this event loop already serves.
-        p.addLast("ssl", ssl.get().newHandler(ch.alloc(), handshakes));
+        p.addLast("ssl", handshakes == null ? ssl.get().newHandler(ch.alloc()) : ssl.get().newHandler(ch.alloc(), handshakes));
         p.addLast("alpn", new ProtocolSwitch());
     }
 

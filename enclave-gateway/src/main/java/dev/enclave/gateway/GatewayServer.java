@@ -103,7 +103,8 @@ public final class GatewayServer implements AutoCloseable {
                 daemon("enclave-password-hash"));
         // Unbounded queue: each connection has at most one handshake task queued at a time, so
         // the queue is bounded by the number of open connections.
-        handshakes = Executors.newFixedThreadPool(workers, daemon("enclave-tls-handshake"));
+        int handshakeThreads = Integer.getInteger("enclave.tls.handshake.threads", workers); // 0: on the event loop (bench A/B)
+        handshakes = handshakeThreads <= 0 ? null : Executors.newFixedThreadPool(handshakeThreads, daemon("enclave-tls-handshake"));
         // PAM shows no password change, so its verified credentials are trusted for a shorter time.
         PasswordCheck check = settings.pam() != null ? new PamCheck(settings.pam())
                 : new UsersFileCheck(new Authenticator.UsersFile(settings.users()), new PasswordHasher());
