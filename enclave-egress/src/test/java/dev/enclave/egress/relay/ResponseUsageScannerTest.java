@@ -168,10 +168,15 @@ class ResponseUsageScannerTest {
     void onlyDataFieldsAreRead() {
         String stream = """
                 : {"usage":{"prompt_tokens":1}}
+
                 event: {"usage":{"prompt_tokens":2}}
+
                 id: {"usage":{"prompt_tokens":3}}
+
                 datum: {"usage":{"prompt_tokens":4}}
+
                  data: {"usage":{"prompt_tokens":5}}
+
                 data: {"ok": true}
 
                 """;
