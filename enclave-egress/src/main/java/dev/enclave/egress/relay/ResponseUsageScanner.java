@@ -23,7 +23,7 @@ import java.util.zip.Inflater;
  *       {@code stream_options.include_usage}), the Responses API in {@code response.completed}
  *       under {@code "response"}, Anthropic {@code input_tokens} in {@code message_start} under
  *       {@code "message"} and the running {@code output_tokens} in each {@code message_delta}.
- *       {@code data: [DONE]} and non-JSON events are ignored.</li>
+ *       Non-JSON events are ignored; {@code data: [DONE]} ends the scan.</li>
  *   <li>Anything else (including error bodies without usage): {@link TokenUsage#UNKNOWN}.</li>
  * </ul>
  *
@@ -206,6 +206,9 @@ public final class ResponseUsageScanner implements AutoCloseable {
      */
     private final class EventStream {
         private static final byte[] DATA = {'d', 'a', 't', 'a', ':'};
+        private static final byte[] DONE = {'[', 'D', 'O', 'N', 'E', ']'};
+        /** Bytes of "[DONE]" that the current data line consists of so far; -1 once it is something else. */
+        private int doneMatch;
         /** Bytes of "data:" matched at the start of the current line; -1 once the line is known to be something else. */
         private int prefix;
         private boolean inData;
@@ -238,6 +241,9 @@ public final class ResponseUsageScanner implements AutoCloseable {
                     // Hand over the run up to the end of the line in one call.
                     int j = i;
                     while (j < end && bytes[j] != '\n' && bytes[j] != '\r') {
+                        if (doneMatch >= 0) {
+                            doneMatch = doneMatch < DONE.length && bytes[j] == DONE[doneMatch] ? doneMatch + 1 : -1;
+                        }
                         j++;
                     }
                     tokenizer.feed(bytes, i, j - i);
@@ -256,6 +262,10 @@ public final class ResponseUsageScanner implements AutoCloseable {
         }
 
         private void endLine() {
+            if (inData && doneMatch == DONE.length) {
+                // OpenAI's end of stream: nothing after it can carry usage.
+                done = true;
+            }
             if (lineEmpty) {
                 // A blank line dispatches the event: the next data line starts a new document.
                 tokenizer.reset();
@@ -263,6 +273,7 @@ public final class ResponseUsageScanner implements AutoCloseable {
                 tokenizer.feed(NEWLINE, 0, 1);
             }
             prefix = 0;
+            doneMatch = 0;
             inData = false;
             afterPrefix = false;
             lineEmpty = true;

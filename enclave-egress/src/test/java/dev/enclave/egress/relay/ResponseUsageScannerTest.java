@@ -185,8 +185,32 @@ class ResponseUsageScannerTest {
 
     @Test
     void eachEventIsItsOwnDocumentSoABrokenEventDoesNotSpoilTheNext() {
-        String stream = "data: {\"usage\": ]\n\ndata: [DONE]\n\ndata: {\"usage\": {\"prompt_tokens\": 8}}\n\n";
+        String stream = "data: {\"usage\": ]\n\ndata: not json\n\ndata: {\"usage\": {\"prompt_tokens\": 8}}\n\n";
         assertThat(scan(SSE, stream)).isEqualTo(new TokenUsage(8, -1));
+    }
+
+    @Test
+    void dataDoneEndsTheScan() {
+        ResponseUsageScanner scanner = ResponseUsageScanner.forResponse(SSE, null);
+        byte[] body = utf8(OPENAI_STREAM + "data: {\"usage\":{\"prompt_tokens\":1000}}\n\n");
+        scanner.feed(body, 0, body.length);
+        assertThat(scanner.finished()).isTrue();
+        assertThat(scanner.usage()).isEqualTo(new TokenUsage(9, 2));
+
+        byte[] notDone = utf8("data: [DONE]x\n\ndata: {\"x\": \"[DONE]\"}\n\ndata: {\"usage\":{\"prompt_tokens\":1}}\n\n");
+        ResponseUsageScanner goesOn = ResponseUsageScanner.forResponse(SSE, null);
+        goesOn.feed(notDone, 0, notDone.length);
+        assertThat(goesOn.finished()).isFalse();
+        assertThat(goesOn.usage()).isEqualTo(new TokenUsage(1, -1));
+    }
+
+    @Test
+    void nestingDeeperThanTheTokenizerTracksStopsTheDocumentSafely() {
+        String deep = "[".repeat(JsonPathTokenizer.MAX_DEPTH + 1) + "]".repeat(JsonPathTokenizer.MAX_DEPTH + 1);
+        assertThat(scan(JSON, "{\"x\": " + deep + ", \"usage\": {\"prompt_tokens\": 5}}")).isEqualTo(TokenUsage.UNKNOWN);
+        String deepButAllowed = "[".repeat(JsonPathTokenizer.MAX_DEPTH - 1) + "]".repeat(JsonPathTokenizer.MAX_DEPTH - 1);
+        assertThat(scan(JSON, "{\"x\": " + deepButAllowed + ", \"usage\": {\"prompt_tokens\": 5}}"))
+                .isEqualTo(new TokenUsage(5, -1));
     }
 
     @Test
