@@ -49,9 +49,10 @@ public final class ConfigLoader {
     private static final Set<String> AUTH = keys("users", "pam", "pam_group", "pam_allow_root");
     private static final Set<String> LOCKOUT = keys("max_failures", "window", "ban", "nftables");
     private static final Set<String> SESSION = keys("idle", "absolute");
-    private static final Set<String> LLM = keys("preset", "listen", "upstream", "key", "paths", "budget");
+    private static final Set<String> LLM = keys("preset", "listen", "upstream", "key", "paths", "budget",
+            "auth_header", "auth_scheme", "allow_cidr", "resolve", "ca");
     private static final Set<String> KEY = keys("env", "file");
-    private static final Set<String> BUDGET = keys("tokens_per_day");
+    private static final Set<String> BUDGET = keys("tokens_per_day", "requests_per_minute");
     private static final Set<String> APP = keys("command");
     private static final Set<String> AUDIT = keys("dir", "alerts");
     private static final Set<String> ALERT = keys("kind", "url");
@@ -110,11 +111,17 @@ public final class ConfigLoader {
             throw new ConfigException(problems);
         }
         Target target = top.value("target", enumOf(Target.class), Target.LOCAL);
-        EgressConfig egress = egress(top.section("egress", EGRESS));
+        YamlSection egressSection = top.section("egress", EGRESS);
+        EgressConfig egress = egress(egressSection);
         GatewayConfig gateway = gateway(top.section("gateway", GATEWAY));
         List<LlmConfig> llm = new ArrayList<>();
-        for (YamlSection s : top.sections("llm", LLM)) {
+        List<YamlSection> llmSections = top.sections("llm", LLM);
+        for (YamlSection s : llmSections) {
             llm.add(llm(s));
+        }
+        if (problems.isEmpty()) {
+            // Across sections, on values already known to be valid, so list indices match the file.
+            LlmCrossCheck.check(egressSection, egress, llmSections, llm);
         }
         YamlSection app = top.section("app", APP);
         List<String> command = app == null ? List.of() : app.list("command", Function.identity());
@@ -267,14 +274,51 @@ public final class ConfigLoader {
         if (key != null && key.has("env") && key.has("file")) {
             s.problemAt("key", "give either env or file, not both");
         }
+        URI upstream = s.required("upstream", url("https"));
+        List<ResolvePin> resolve = s.list("resolve", ResolvePin::parse);
+        for (int i = 0; i < resolve.size(); i++) {
+            String pinned = resolve.get(i).host();
+            if (upstream != null && !pinned.equals(LlmCrossCheck.upstreamHost(upstream))) {
+                s.problemAt("resolve", i, "pins " + pinned + " but the upstream is " + upstream.getHost()
+                        + "; pin the upstream's name, e.g. \"" + upstream.getHost() + "=192.0.2.10\"");
+            }
+        }
         return new LlmConfig(
                 s.value("preset", oneOf("openai", "anthropic", "azure"), "openai"),
                 s.required("listen", ConfigValues::socketAddress),
-                s.required("upstream", url("https")),
+                upstream,
                 key == null ? null : key.value("env", ConfigLoader::envName, null),
                 key == null ? null : key.value("file", Path::of, null),
                 s.list("paths", ConfigLoader::pathPrefix),
-                budget == null ? 0 : budget.value("tokens_per_day", bounded(Long::parseLong, 1, Long.MAX_VALUE, "1", "any"), 0L));
+                budget == null ? 0 : budget.value("tokens_per_day", bounded(Long::parseLong, 1, Long.MAX_VALUE, "1", "any"), 0L),
+                s.value("auth_header", ConfigLoader::authHeader, null),
+                s.value("auth_scheme", ConfigLoader::authScheme, null),
+                budget == null ? 0 : budget.value("requests_per_minute", bounded(Long::parseLong, 1, 100_000, "1", "100000"), 0L),
+                s.list("allow_cidr", Cidr::parse),
+                resolve,
+                s.value("ca", Path::of, null));
+    }
+
+    /** A header name the relay may set; never one that frames or routes the request. */
+    private static String authHeader(String text) {
+        if (!text.matches("[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")) {
+            throw new IllegalArgumentException("\"" + text + "\" is not an HTTP header name; write e.g. Authorization or x-api-key");
+        }
+        String lower = text.toLowerCase(Locale.ROOT);
+        if (List.of("host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer",
+                "keep-alive", "proxy-connection", "expect", "cookie").contains(lower)) {
+            throw new IllegalArgumentException("\"" + text + "\" frames or routes the request and cannot carry the key; "
+                    + "write the header the API reads the key from, e.g. Authorization");
+        }
+        return text;
+    }
+
+    /** The word before the key, {@code Bearer}; an empty string sends the key alone. */
+    private static String authScheme(String text) {
+        if (!text.matches("[A-Za-z0-9!#$%&'*+.^_`|~-]{0,32}")) {
+            throw new IllegalArgumentException("\"" + text + "\" is not an auth scheme; write one word such as Bearer, or \"\" for the key alone");
+        }
+        return text;
     }
 
     private static AuditConfig audit(YamlSection s) {

@@ -132,6 +132,33 @@ final class YamlSection {
         problem(node, child(key), message);
     }
 
+    /** The 1-based line of the value under {@code key}, or of item {@code index} when it is a list; 0 if absent. */
+    int line(String key, int index) {
+        if (!has(key)) {
+            return 0;
+        }
+        Node value = entries.get(key).getValueNode();
+        if (index >= 0 && value instanceof SequenceNode seq && index < seq.getValue().size()) {
+            value = seq.getValue().get(index);
+        }
+        return value.getStartMark().getLine() + 1;
+    }
+
+    /** Records a problem about item {@code index} of the list under {@code key} (cross-field checks). */
+    void problemAt(String key, int index, String message) {
+        Node value = entries.containsKey(key) ? entries.get(key).getValueNode() : null;
+        if (value instanceof SequenceNode seq && index < seq.getValue().size()) {
+            problem(seq.getValue().get(index), child(key) + "[" + index + "]", message);
+        } else {
+            problem(value, child(key), message);
+        }
+    }
+
+    /** The dotted path of this section, e.g. {@code llm[1]}. */
+    String path() {
+        return path;
+    }
+
     private <T> T scalar(Node node, String where, Function<String, T> parser, T fallback) {
         if (!(node instanceof ScalarNode scalar)) {
             problem(node, where, "expected a single value");

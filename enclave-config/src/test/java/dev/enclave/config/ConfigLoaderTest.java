@@ -187,7 +187,7 @@ class ConfigLoaderTest {
 
         EgressConfig e = c.egress();
         assertThat(e.listen()).isEqualTo(new InetSocketAddress("10.77.1.1", 3128));
-        assertThat(e.allow()).containsExactly(new HostPattern("api.openai.com", false, 443));
+        assertThat(e.allow()).containsExactly(new HostPattern("pypi.org", false, 443));
         assertThat(e.mode()).isEqualTo(EgressMode.ENFORCE);
         assertThat(e.limits()).isEqualTo(EgressLimits.DEFAULTS);
         assertThat(e.tlsPorts()).containsExactly(443);
@@ -199,6 +199,67 @@ class ConfigLoaderTest {
                 List.of(new AuditConfig.Alert("webhook", URI.create("https://hooks.example.com/enclave")))));
         assertThat(c.aws()).isEqualTo(new AwsConfig("hardened", "us-west-2", List.of(Cidr.parse("203.0.113.7/32"))));
         assertThat(c.source()).endsWith("full.yaml");
+    }
+
+    @Test
+    void everyLlmKeyIsRead() throws ConfigException {
+        List<LlmConfig> llm = ConfigLoader.load(resource("config/good/llm_everything.yaml")).llm();
+        assertThat(llm).hasSize(2);
+        LlmConfig openai = llm.get(0);
+        assertThat(openai).isEqualTo(new LlmConfig("openai", new InetSocketAddress("10.77.1.1", 4000),
+                URI.create("https://API.LLM.test:8443"), null, Path.of("/etc/enclave/llm-key"),
+                List.of("/v1/chat/completions", "/v1/models"), 1_000_000L, "X-Relay-Key", "", 60L,
+                List.of(Cidr.parse("10.0.0.0/8")), List.of(ResolvePin.parse("api.llm.test:8443=127.0.0.1:9443")),
+                Path.of("/etc/enclave/test-ca.pem")));
+        assertThat(openai.upstreamPort()).isEqualTo(8443);
+        LlmConfig anthropic = llm.get(1);
+        assertThat(anthropic.authHeader()).as("null: the preset's header").isNull();
+        assertThat(anthropic.authScheme()).as("null: the preset's scheme").isNull();
+        assertThat(anthropic.requestsPerMinute()).isZero();
+        assertThat(anthropic.tokensPerDay()).isZero();
+        assertThat(anthropic.allowCidr()).isEmpty();
+        assertThat(anthropic.resolve()).isEmpty();
+        assertThat(anthropic.ca()).isNull();
+        assertThat(anthropic.upstreamPort()).isEqualTo(443);
+    }
+
+    @Test
+    void aRelayedUpstreamMayNotAlsoBeOnTheConnectAllowlistOnAnyPortOrByWildcard() {
+        assertProblems("llm_upstream_on_egress_allow.yaml",
+                ":9 egress.allow[1]: \"*.openai.com:443\" covers api.openai.com, the upstream of llm[0] (line 14), so the"
+                        + " agent could reach it around the relay with any key; remove it from egress.allow and let the relay"
+                        + " be the only way there",
+                ":10 egress.allow[2]: \"api.openai.com:80\" covers api.openai.com, the upstream of llm[0] (line 14), so the"
+                        + " agent could reach it around the relay with any key; remove it from egress.allow and let the relay"
+                        + " be the only way there");
+    }
+
+    @Test
+    void twoRelaysOnOneListenAddressNeedDisjointPaths() {
+        assertProblems("llm_same_listen_without_paths.yaml",
+                ":10 llm[1].listen: listens where llm[0] (line 4) does and one of them has no paths to tell them apart;"
+                        + " give each entry its own listen address, or disjoint paths in both");
+        assertProblems("llm_same_listen_overlapping_paths.yaml",
+                ":9 llm[1].listen: listens where llm[0] (line 4) does and both serve /v1/models/gpt-4o (/v1/models and"
+                        + " /v1/models/gpt-4o); give each entry its own listen address, or disjoint paths");
+    }
+
+    @Test
+    void relaysOnDifferentAddressesOrPortsMayServeTheSamePaths() throws ConfigException {
+        String yaml = "egress:\n  allow: [ \"api.openai.com.evil.test:443\", \"openai.com:443\" ]\n"
+                + "llm:\n"
+                + "  - { listen: 10.77.1.1:4000, upstream: \"https://api.openai.com\" }\n"
+                + "  - { listen: 10.77.1.1:4001, upstream: \"https://eu.api.openai.com\" }\n"
+                + "  - { listen: 10.77.1.2:4000, upstream: \"https://192.0.2.7\" }\n";
+        assertThat(ConfigLoader.parse(yaml, "t.yaml").llm()).hasSize(3);
+    }
+
+    @Test
+    void pathsThatOnlyShareAStringPrefixDoNotOverlap() {
+        assertThat(LlmCrossCheck.overlap("/v1/models", "/v1/modelsX")).isFalse();
+        assertThat(LlmCrossCheck.overlap("/v1/chat/", "/v1/chat/completions")).isTrue();
+        assertThat(LlmCrossCheck.overlap("/", "/v1/messages")).isTrue();
+        assertThat(LlmCrossCheck.overlap("/v1/messages", "/v1/messages")).isTrue();
     }
 
     @Test
