@@ -30,19 +30,21 @@ public final class HostRuleset {
         h.add("the live table with it; 'enclave host remove' deletes this table and nothing else.");
         h.add("");
         h.add("The app side may open new connections only to:");
+        int width = plan.destinations().stream().mapToInt(d -> d.spelled().length()).max().orElse(0);
         for (Destination d : plan.destinations()) {
-            h.add("  " + d.spelled() + "  " + d.label() + " (" + d.from() + ")");
+            h.add("  " + pad(d.spelled(), width) + "  " + d.label() + (d.label().equals(d.from()) ? "" : " (" + d.from() + ")"));
         }
         h.add("and may accept new connections only from " + plan.gatewaySource().getHostAddress()
                 + " (the gateway) on TCP port" + (plan.appPorts().size() == 1 ? " " : "s ") + ports(plan) + " (gateway.upstream).");
-        h.add("Everything else is dropped by the chains' policy, in particular:");
-        h.add("  DNS   the egress proxy resolves names itself; a resolver would be a channel out");
-        h.add("  NTP   unless host.allow names a time server");
-        h.add("  ICMP  no ping or traceroute out; ICMP errors about allowed connections pass as related");
-        h.add("  " + METADATA + "  the cloud metadata service (instance credentials): refused first,");
-        h.add("        in output and forward, with its own counter");
-        h.add("  IPv6  every rule that admits new traffic names an IPv4 address, so new IPv6 traffic");
-        h.add("        meets the drop policy; only loopback and replies pass");
+        h.add("Everything else meets the chains' drop policy, in particular:");
+        h.add("  DNS              the egress proxy resolves names itself; a resolver would be a way out");
+        h.add("  NTP              unless host.allow names a time server");
+        h.add("  ICMP             no ping or traceroute out (ICMP errors about admitted connections pass");
+        h.add("                   as replies)");
+        h.add("  " + METADATA + "  the cloud metadata service, which hands out instance credentials:");
+        h.add("                   refused first in output and forward, with its own counter");
+        h.add("  IPv6             every rule that admits new traffic names an IPv4 address, so new IPv6");
+        h.add("                   traffic is dropped; only loopback and replies pass");
         h.add("");
         h.add("Priority 'filter - 10' runs these chains before Docker's (iptables-nft hooks at 'filter',");
         h.add("i.e. 0) and before other tables at the default priority. A drop here is final; an accept");
@@ -115,12 +117,16 @@ public final class HostRuleset {
 
     private static String why(Destination d) {
         if (d.from().equals("egress.listen")) {
-            return "The egress proxy (" + d.from() + "): the app's one way to the internet, by name, audited.";
+            return "The egress proxy (" + d.from() + "): the app's way to the internet: by name, audited.";
         }
         if (d.from().startsWith("llm[")) {
             return "The LLM relay (" + d.from() + "): the LLM API, with a key the app never sees.";
         }
         return "Allowed by the operator (" + d.from() + ").";
+    }
+
+    private static String pad(String s, int width) {
+        return s + " ".repeat(width - s.length());
     }
 
     private static String ports(FirewallPlan plan) {
