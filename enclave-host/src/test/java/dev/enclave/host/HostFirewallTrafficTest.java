@@ -3,6 +3,7 @@ package dev.enclave.host;
 import static dev.enclave.host.testing.NetLab.APP;
 import static dev.enclave.host.testing.NetLab.CONTAINER;
 import static dev.enclave.host.testing.NetLab.HOST_SIDE;
+import static dev.enclave.host.testing.NetLab.HOST_SIDE_6;
 import static dev.enclave.host.testing.NetLab.METADATA;
 import static dev.enclave.host.testing.NetLab.OTHER_HOST;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -41,6 +42,7 @@ class HostFirewallTrafficTest {
         for (int port : new int[] {3128, 4000, 3129, 80}) {
             lab.tcpListener(lab.host, port); // on 10.77.91.1, 10.77.91.3 and 169.254.169.254 alike
         }
+        lab.tcp6Listener(lab.host, 3128);
         lab.udpListener(lab.host, 53);
         lab.udpListener(lab.host, 123);
         lab.tcpListener(lab.app, 3000);
@@ -62,6 +64,7 @@ class HostFirewallTrafficTest {
         assertThat(lab.tcpReaches(lab.app, HOST_SIDE, 3128)).as("proxy").isTrue();
         assertThat(lab.tcpReaches(lab.app, HOST_SIDE, 3129)).as("another port").isTrue();
         assertThat(lab.tcpReaches(lab.app, OTHER_HOST, 3128)).as("another host").isTrue();
+        assertThat(lab.tcpReaches(lab.app, HOST_SIDE_6, 3128)).as("the proxy's port over IPv6").isTrue();
         assertThat(lab.tcpReaches(lab.app, METADATA, 80)).as("metadata").isTrue();
         assertThat(lab.udpAnswered(lab.app, HOST_SIDE, 53)).as("DNS").isTrue();
         assertThat(lab.pingAnswered(lab.app, HOST_SIDE)).as("ping").isTrue();
@@ -86,6 +89,7 @@ class HostFirewallTrafficTest {
         assertThat(lab.udpAnswered(lab.app, HOST_SIDE, 123)).as("NTP, not configured").isFalse();
         assertThat(lab.pingAnswered(lab.app, HOST_SIDE)).as("ICMP echo").isFalse();
         assertThat(lab.tcpReaches(lab.app, METADATA, 80)).as("169.254.169.254 (metadata)").isFalse();
+        assertThat(lab.tcpReaches(lab.app, HOST_SIDE_6, 3128)).as("the proxy's port over IPv6: all new IPv6 is dropped").isFalse();
     }
 
     @Test
@@ -108,6 +112,29 @@ class HostFirewallTrafficTest {
         assertThat(lab.udpAnswered(lab.container, HOST_SIDE, 53)).as("container DNS").isFalse();
         assertThat(lab.pingAnswered(lab.container, HOST_SIDE)).as("container ICMP echo").isFalse();
         assertThat(lab.tcpReaches(lab.container, METADATA, 80)).as("container to the metadata service").isFalse();
+    }
+
+    @Test
+    @Order(6)
+    void theGatewayReachesAnAppPublishedFromAContainerAndNoOneElseDoes() throws Exception {
+        // As 'docker run -p 3000:8080' would: the app side rewrites 10.77.91.2:3000 to the container's 8080.
+        lab.tcpListener(lab.container, 8080);
+        lab.nft(lab.app, """
+                table ip docker_like_nat {
+                	chain prerouting {
+                		type nat hook prerouting priority dstnat; policy accept;
+                		ip daddr 10.77.91.2 tcp dport 3000 dnat to 10.77.92.2:8080
+                	}
+                }
+                """);
+        firewall.remove();
+        assertThat(lab.tcpAnswer(lab.host, OTHER_HOST, APP, 3000)).as("without the table, any address").contains("reached 8080");
+
+        firewall.apply(ruleset);
+        assertThat(lab.tcpAnswer(lab.host, null, APP, 3000)).as("the gateway, through the port mapping").contains("reached 8080");
+        assertThat(lab.tcpAnswer(lab.host, OTHER_HOST, APP, 3000)).as("another address").doesNotContain("reached");
+        assertThat(lab.tcpAnswer(lab.host, null, CONTAINER, 8080)).as("the gateway straight to the container").doesNotContain("reached");
+        assertThat(firewall.check(ruleset)).as("the foreign nat table is not Enclave's concern").isEmpty();
     }
 
     @Test

@@ -17,6 +17,7 @@ import java.util.List;
  * <pre>
  *  host side (H)                      app side (A)                      container (C)
  *  vh 10.77.91.1/24  ───── veth ───── va 10.77.91.2/24
+ *     fd77:91::1/64                      fd77:91::2/64
  *     10.77.91.3/32  (another host)      169.254.169.254 via va
  *     169.254.169.254/32 (metadata)   vc 10.77.92.1/24  ───── veth ───── ve 10.77.92.2/24
  *  route 10.77.92.0/24 via A             ip_forward on                    default via 10.77.92.1
@@ -33,6 +34,8 @@ public final class NetLab implements AutoCloseable {
     public static final String OTHER_HOST = "10.77.91.3";
     public static final String METADATA = "169.254.169.254";
     public static final String CONTAINER = "10.77.92.2";
+    public static final String HOST_SIDE_6 = "fd77:91::1";
+    public static final String APP_6 = "fd77:91::2";
 
     public final String host;
     public final String app;
@@ -77,9 +80,11 @@ public final class NetLab implements AutoCloseable {
         in(host, "ip", "addr", "add", HOST_SIDE + "/24", "dev", "vh");
         in(host, "ip", "addr", "add", OTHER_HOST + "/32", "dev", "vh");
         in(host, "ip", "addr", "add", METADATA + "/32", "dev", "vh");
+        in(host, "ip", "addr", "add", HOST_SIDE_6 + "/64", "dev", "vh", "nodad"); // nodad: usable at once
         in(host, "ip", "link", "set", "vh", "up");
         in(host, "ip", "route", "add", "10.77.92.0/24", "via", APP);
         in(app, "ip", "addr", "add", APP + "/24", "dev", "va");
+        in(app, "ip", "addr", "add", APP_6 + "/64", "dev", "va", "nodad");
         in(app, "ip", "link", "set", "va", "up");
         in(app, "ip", "route", "add", METADATA, "dev", "va");
         in(app, "ip", "addr", "add", "10.77.92.1/24", "dev", "vc");
@@ -105,6 +110,11 @@ public final class NetLab implements AutoCloseable {
         listen(ns, "tcp", port, "TCP-LISTEN:" + port + ",fork,reuseaddr");
     }
 
+    /** A TCP listener on the IPv6 addresses of {@code ns} only, answering "reached PORT". */
+    public void tcp6Listener(String ns, int port) throws IOException, InterruptedException {
+        listen(ns, "tcp6", port, "TCP6-LISTEN:" + port + ",fork,reuseaddr,ipv6only=1");
+    }
+
     /** A UDP listener on every address of {@code ns} that answers each datagram with "reached PORT". */
     public void udpListener(String ns, int port) throws IOException, InterruptedException {
         listen(ns, "udp", port, "UDP-RECVFROM:" + port + ",fork");
@@ -115,7 +125,12 @@ public final class NetLab implements AutoCloseable {
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start());
         // Wait until the socket is bound (not a timing assertion: the probes below are the assertions).
         for (int i = 0; i < 200; i++) {
-            if (!in(ns, "ss", "-Hln" + (proto.equals("tcp") ? "t" : "u"), "sport = :" + port).isBlank()) {
+            String[] ss = switch (proto) {
+                case "tcp" -> new String[] {"ss", "-4Hlnt", "sport = :" + port};
+                case "tcp6" -> new String[] {"ss", "-6Hlnt", "sport = :" + port};
+                default -> new String[] {"ss", "-4Hlnu", "sport = :" + port};
+            };
+            if (!in(ns, ss).isBlank()) {
                 return;
             }
             Thread.sleep(25);
@@ -130,8 +145,14 @@ public final class NetLab implements AutoCloseable {
 
     /** As {@link #tcpReaches}, from source address {@code bind} (null: the kernel's choice). */
     public boolean tcpReachesFrom(String ns, String bind, String address, int port) throws IOException, InterruptedException {
-        String target = "TCP:" + address + ":" + port + ",connect-timeout=1" + (bind == null ? "" : ",bind=" + bind);
-        return attempt(null, prefixed(ns, "socat", "-T", "2", "-u", target, "STDOUT")).output().contains("reached " + port);
+        return tcpAnswer(ns, bind, address, port).contains("reached " + port);
+    }
+
+    /** What a TCP connection from {@code ns} (from {@code bind}, or null) to address:port receives; empty when it fails. */
+    public String tcpAnswer(String ns, String bind, String address, int port) throws IOException, InterruptedException {
+        String host = address.contains(":") ? "TCP6:[" + address + "]" : "TCP:" + address;
+        String target = host + ":" + port + ",connect-timeout=1" + (bind == null ? "" : ",bind=" + bind);
+        return attempt(null, prefixed(ns, "socat", "-T", "2", "-u", target, "STDOUT")).output();
     }
 
     /** Whether a UDP datagram from {@code ns} to address:port gets the listener's answer within 1 s (-t: socat would otherwise give up 0.5 s after its input ends). */
