@@ -117,11 +117,17 @@ public final class NetLab implements AutoCloseable {
 
     /** A UDP listener on every address of {@code ns} that answers each datagram with "reached PORT". */
     public void udpListener(String ns, int port) throws IOException, InterruptedException {
-        listen(ns, "udp", port, "UDP-RECVFROM:" + port + ",fork");
+        // The answer reads the datagram first: were the shell gone before socat handed it over, socat
+        // would fail on the closed pipe and send nothing back.
+        listen(ns, "udp", port, "UDP-RECVFROM:" + port + ",fork", "SYSTEM:read question; echo reached " + port);
     }
 
     private void listen(String ns, String proto, int port, String address) throws IOException, InterruptedException {
-        listeners.add(new ProcessBuilder(prefixed(ns, "socat", address, "SYSTEM:echo reached " + port))
+        listen(ns, proto, port, address, "SYSTEM:echo reached " + port);
+    }
+
+    private void listen(String ns, String proto, int port, String address, String answer) throws IOException, InterruptedException {
+        listeners.add(new ProcessBuilder(prefixed(ns, "socat", address, answer))
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start());
         // Wait until the socket is bound (not a timing assertion: the probes below are the assertions).
         for (int i = 0; i < 200; i++) {
@@ -138,7 +144,11 @@ public final class NetLab implements AutoCloseable {
         throw new AssertionError("socat did not start listening on " + proto + " " + port + " in " + ns);
     }
 
-    /** Whether a TCP connection from {@code ns} to address:port gets the listener's answer (1 s to connect). */
+    /**
+     * Whether a TCP connection from {@code ns} to address:port gets the listener's answer: 1 s to
+     * connect (the kernel answers a SYN at once, or the table drops it), then up to 5 s for the answer
+     * (the listener forks a shell, which a busy machine may take a while to do).
+     */
     public boolean tcpReaches(String ns, String address, int port) throws IOException, InterruptedException {
         return tcpReachesFrom(ns, null, address, port);
     }
@@ -152,18 +162,21 @@ public final class NetLab implements AutoCloseable {
     public String tcpAnswer(String ns, String bind, String address, int port) throws IOException, InterruptedException {
         String host = address.contains(":") ? "TCP6:[" + address + "]" : "TCP:" + address;
         String target = host + ":" + port + ",connect-timeout=1" + (bind == null ? "" : ",bind=" + bind);
-        return attempt(null, prefixed(ns, "socat", "-T", "2", "-u", target, "STDOUT")).output();
+        return attempt(null, prefixed(ns, "socat", "-T", "5", "-u", target, "STDOUT")).output();
     }
 
-    /** Whether a UDP datagram from {@code ns} to address:port gets the listener's answer within 1 s (-t: socat would otherwise give up 0.5 s after its input ends). */
+    /**
+     * Whether a UDP datagram from {@code ns} to address:port gets the listener's answer within 3 s
+     * (-t: socat would otherwise give up 0.5 s after its input ends, before a busy machine answers).
+     */
     public boolean udpAnswered(String ns, String address, int port) throws IOException, InterruptedException {
-        return attempt("question\n", prefixed(ns, "socat", "-t", "1", "-T", "1", "-", "UDP:" + address + ":" + port))
+        return attempt("question\n", prefixed(ns, "socat", "-t", "3", "-T", "3", "-", "UDP:" + address + ":" + port))
                 .output().contains("reached " + port);
     }
 
-    /** Whether one ICMP echo from {@code ns} to {@code address} is answered within 1 s. */
+    /** Whether one ICMP echo from {@code ns} to {@code address} is answered within 2 s. */
     public boolean pingAnswered(String ns, String address) throws IOException, InterruptedException {
-        return attempt(null, prefixed(ns, "ping", "-n", "-c", "1", "-W", "1", address)).exit() == 0;
+        return attempt(null, prefixed(ns, "ping", "-n", "-c", "1", "-W", "2", address)).exit() == 0;
     }
 
     private static String[] prefixed(String ns, String... cmd) {
