@@ -37,7 +37,7 @@ import org.yaml.snakeyaml.nodes.Tag;
  * cannot instantiate classes, and aliases are capped against expansion bombs.
  */
 public final class ConfigLoader {
-    private static final Set<String> TOP = keys("target", "gateway", "egress", "llm", "app", "audit", "aws");
+    private static final Set<String> TOP = keys("target", "gateway", "egress", "llm", "app", "audit", "aws", "host");
     private static final Set<String> EGRESS = keys("listen", "allow", "allow_cidr", "resolve", "resolver",
             "clients", "tls_ports", "mode", "limits", "audit");
     private static final Set<String> LIMITS = keys("max_head", "head_timeout", "connect_timeout", "idle_timeout",
@@ -104,7 +104,7 @@ public final class ConfigLoader {
         List<String> problems = new ArrayList<>();
         if (root == null || (root instanceof ScalarNode scalar && Tag.NULL.equals(scalar.getTag()))) {
             // An empty file, or one holding only comments or a bare "---", means all defaults.
-            return new EnclaveConfig(source, Target.LOCAL, null, null, List.of(), List.of(), null, null);
+            return new EnclaveConfig(source, Target.LOCAL, null, null, List.of(), List.of(), null, null, null);
         }
         YamlSection top = YamlSection.of(root, source, "", problems, TOP);
         if (top == null) {
@@ -127,10 +127,11 @@ public final class ConfigLoader {
         List<String> command = app == null ? List.of() : app.list("command", Function.identity());
         AuditConfig audit = audit(top.section("audit", AUDIT));
         AwsConfig aws = aws(top.section("aws", AWS));
+        HostConfig host = HostSectionReader.host(top.section("host", HostSectionReader.KEYS));
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
-        return new EnclaveConfig(source, target, gateway, egress, llm, command, audit, aws);
+        return new EnclaveConfig(source, target, gateway, egress, llm, command, audit, aws, host);
     }
 
     private static EgressConfig egress(YamlSection s) {

@@ -7,7 +7,8 @@ import java.util.List;
  * {@code llm} and {@code app.command}); each component applies its own defaults.
  */
 public record EnclaveConfig(String source, Target target, GatewayConfig gateway, EgressConfig egress,
-                            List<LlmConfig> llm, List<String> appCommand, AuditConfig audit, AwsConfig aws) {
+                            List<LlmConfig> llm, List<String> appCommand, AuditConfig audit, AwsConfig aws,
+                            HostConfig host) {
 
     public EnclaveConfig {
         llm = List.copyOf(llm);

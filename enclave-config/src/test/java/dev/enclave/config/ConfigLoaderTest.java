@@ -263,6 +263,21 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void hostSectionNamesTheGatewaySourceAndTheExtraWaysOut() throws Exception {
+        EnclaveConfig c = ConfigLoader.parse("""
+                host:
+                  gateway_source: 10.0.0.10
+                  allow:
+                    - { to: 169.254.169.123, port: 123, protocol: udp }
+                    - { to: 172.17.0.0/16 }
+                """, "t.yaml");
+        assertThat(c.host()).isEqualTo(new HostConfig((java.net.Inet4Address) java.net.InetAddress.getByName("10.0.0.10"), List.of(
+                new HostConfig.Allow(Cidr.parse("169.254.169.123/32"), "udp", 123),
+                new HostConfig.Allow(Cidr.parse("172.17.0.0/16"), "tcp", null))));
+        assertThat(ConfigLoader.parse("target: local\n", "t.yaml").host()).as("no host section").isNull();
+    }
+
+    @Test
     void everyEgressKeyIsRead() throws ConfigException {
         EnclaveConfig c = ConfigLoader.load(resource("config/good/egress_everything.yaml"));
         EgressConfig e = c.egress();
@@ -304,7 +319,7 @@ class ConfigLoaderTest {
         for (String text : List.of("", "# nothing here\n", "---\n")) {
             Path file = Files.writeString(dir.resolve("enclave.yaml"), text);
             EnclaveConfig c = ConfigLoader.load(file);
-            assertThat(c).isEqualTo(new EnclaveConfig(file.toString(), Target.LOCAL, null, null, List.of(), List.of(), null, null));
+            assertThat(c).isEqualTo(new EnclaveConfig(file.toString(), Target.LOCAL, null, null, List.of(), List.of(), null, null, null));
         }
     }
 
