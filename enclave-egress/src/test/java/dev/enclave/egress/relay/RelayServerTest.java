@@ -15,6 +15,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -245,6 +246,55 @@ class RelayServerTest {
             assertThat(r.body()).contains(FakeLlmApi.REPLY);
             assertThat(relay.awaitCall(n -> n.path("status").asInt() == 200).path("bytes_up").asLong())
                     .isEqualTo(CHAT.length());
+        }
+    }
+
+    @Test
+    void aClientThatDoesNotReadHoldsBackTheUpstreamInsteadOfFillingTheRelaysMemory() throws Exception {
+        try (FakeLlmApi llm = new FakeLlmApi(pki, "127.0.0.1");
+             RelayFixture relay = RelayFixture.builder(tmp).upstream(llm, pki).route("/v1/big", "GET").start();
+             Socket s = new Socket()) {
+            s.setReceiveBufferSize(64 * 1024);
+            s.connect(relay.address, 5000);
+            s.setSoTimeout(20_000);
+            s.getOutputStream().write("GET /v1/big HTTP/1.1\r\nHost: relay\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            // Read nothing; wait until the fake's writes stop advancing (every buffer on the way is full).
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            long seen = -1;
+            while (System.nanoTime() < deadline) {
+                long now = llm.bigWritten();
+                if (now == seen && now > 0) {
+                    break;
+                }
+                seen = now;
+                Thread.sleep(300);
+            }
+            // Without backpressure the relay would have read (and buffered) the whole answer by now.
+            assertThat(llm.bigWritten()).isLessThan(FakeLlmApi.BIG_BYTES / 2);
+            InputStream in = s.getInputStream();
+            String head = readUntil(in, "\r\n\r\n");
+            assertThat(head).startsWith("HTTP/1.1 200").containsIgnoringCase("content-length: " + FakeLlmApi.BIG_BYTES);
+            long body = 0;
+            byte[] buf = new byte[64 * 1024];
+            int n;
+            while (body < FakeLlmApi.BIG_BYTES && (n = in.read(buf)) > 0) {
+                body += n;
+            }
+            assertThat(body).isEqualTo(FakeLlmApi.BIG_BYTES);
+        }
+    }
+
+    @Test
+    void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+        try (FakeLlmApi llm = new FakeLlmApi(pki, "127.0.0.1");
+             RelayFixture relay = RelayFixture.builder(tmp).upstream(llm, pki).start();
+             RawClient c = new RawClient(relay.address)) {
+            c.send(post("/v1/chat/completions", CHAT) + "GET /v1/models HTTP/1.1\r\nHost: relay\r\n\r\n"
+                    + post("/v1/files", CHAT));
+            assertThat(c.readResponse().body()).contains(FakeLlmApi.REPLY);
+            assertThat(c.readResponse().body()).contains("gpt-test");
+            assertThat(c.readResponse().status()).isEqualTo(403);
+            assertThat(llm.seen()).extracting(FakeLlmApi.Seen::target).containsExactly("/v1/chat/completions", "/v1/models");
         }
     }
 

@@ -23,7 +23,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * An OpenAI-compatible API over real TLS on loopback: {@code GET /v1/models},
  * {@code POST /v1/chat/completions} (a JSON answer, or server-sent events when the body asks for
  * {@code "stream":true}), and a 200 JSON echo for the Anthropic ({@code /v1/messages}) and Azure
- * ({@code /openai/...}) paths; anything else is 404. Records every request it receives (method,
+ * ({@code /openai/...}) paths, {@code GET /v1/big} (64 MiB of zeros, counting what it has written);
+ * anything else is 404. Records every request it receives (method,
  * target with query, headers, the client's port) and counts them.
  *
  * <p>Streams can be held: with {@link #holdStreams()}, a stream sends its first event and then
@@ -37,7 +38,10 @@ public final class FakeLlmApi implements AutoCloseable {
     public static final List<String> STREAM_WORDS = List.of("one", "two", "three");
 
     private final HttpsServer server;
+    /** Size of the {@code GET /v1/big} answer. */
+    public static final long BIG_BYTES = 64L * 1024 * 1024;
     private final AtomicInteger requests = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong bigWritten = new java.util.concurrent.atomic.AtomicLong();
     private final List<Seen> seen = new CopyOnWriteArrayList<>();
     private volatile CountDownLatch hold;
     private volatile boolean writeUntilCancelled;
@@ -66,6 +70,20 @@ public final class FakeLlmApi implements AutoCloseable {
                     + "\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\""
                     + REPLY + "\"},\"finish_reason\":\"stop\"}],"
                     + "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":5,\"total_tokens\":8}}");
+        });
+        server.createContext("/v1/big", ex -> {
+            record(ex);
+            ex.getResponseHeaders().set("Content-Type", "application/octet-stream");
+            ex.sendResponseHeaders(200, BIG_BYTES);
+            byte[] block = new byte[16 * 1024];
+            try (OutputStream out = ex.getResponseBody()) {
+                for (long sent = 0; sent < BIG_BYTES; sent += block.length) {
+                    out.write(block);
+                    bigWritten.addAndGet(block.length);
+                }
+            } catch (IOException e) {
+                ex.close();
+            }
         });
         server.createContext("/", ex -> {
             ex.getRequestBody().readAllBytes();
@@ -163,6 +181,11 @@ public final class FakeLlmApi implements AutoCloseable {
     /** Completes with "complete" or "aborted" when the stream started since {@link #holdStreams()} ends. */
     public CompletableFuture<String> streamOutcome() {
         return streamOutcome;
+    }
+
+    /** Bytes of {@code GET /v1/big} answers written so far (a blocked write counts once it returns). */
+    public long bigWritten() {
+        return bigWritten.get();
     }
 
     public int port() {
