@@ -38,8 +38,12 @@ import java.util.Locale;
  * waits, unread past that point, until the answer ends.
  */
 final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
-    /** Response headers that describe the upstream connection, not the answer. */
-    private static final List<String> RESPONSE_HOP_BY_HOP = List.of("keep-alive", "proxy-connection", "te", "trailer",
+    /**
+     * Response headers not passed to the app: hop-by-hop ones, {@code Alt-Svc} (it names the
+     * upstream's other endpoints, useless and misleading behind the relay), and {@code Set-Cookie}
+     * (the relay sends no cookies upstream, so the app has no use for the upstream's).
+     */
+    private static final List<String> RESPONSE_DROPPED = List.of("keep-alive", "proxy-connection", "te", "trailer",
             "upgrade", "alt-svc", "set-cookie");
 
     private final RelayRuntime rt;
@@ -102,6 +106,14 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         String uri = req.uri();
+        if (!req.protocolVersion().equals(HttpVersion.HTTP_1_1)) {
+            int q = uri.indexOf('?');
+            call = new RelayCall(client.getAddress(), method, q < 0 ? uri : uri.substring(0, q), q >= 0);
+            observer = RelayCallObserver.NONE;
+            // An HTTP/1.0 client cannot read a chunked (streamed) answer.
+            refuse(505, "http_version", "the relay speaks HTTP/1.1 only", null, true);
+            return;
+        }
         RelayPathPolicy.Outcome outcome = rt.paths().check(method, uri);
         int q = uri.indexOf('?');
         String auditPath = outcome instanceof RelayPathPolicy.Allowed a ? a.path() : q < 0 ? uri : uri.substring(0, q);
@@ -127,8 +139,10 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         String key = rt.key().get();
-        if (key == null || key.isBlank()) {
-            refuse(503, "no_key", "the relay has no API key loaded; check its key source", null, expectsContinue);
+        if (!isToken(key)) {
+            // Never says what the key is: only that it is missing or could not go in a header.
+            refuse(503, "no_key", "the relay has no usable API key (missing, empty, or not one printable token); "
+                    + "check its key source", null, expectsContinue);
             return;
         }
         if (expectsContinue) {
@@ -234,7 +248,7 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
             }
         }
         h.remove(HttpHeaderNames.CONNECTION);
-        RESPONSE_HOP_BY_HOP.forEach(h::remove);
+        RESPONSE_DROPPED.forEach(h::remove);
         if (!interim) {
             int code = r.status().code();
             call.status = code;
@@ -417,6 +431,20 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
             // Fail closed: a relay that cannot audit its calls makes no more of them on this connection.
             ctx.close();
         }
+    }
+
+    /** One printable ASCII token: what a header value can carry without being split or rejected. */
+    private static boolean isToken(String key) {
+        if (key == null || key.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < key.length(); i++) {
+            char c = key.charAt(i);
+            if (c < 0x21 || c > 0x7e) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static double ms(long nanos) {

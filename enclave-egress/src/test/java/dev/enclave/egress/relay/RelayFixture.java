@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 
 /**
  * A real {@link RelayServer} on 127.0.0.1:0 in front of a {@link FakeLlmApi}, with an audit file.
@@ -33,10 +34,10 @@ final class RelayFixture implements AutoCloseable {
     final Path auditFile;
     final InetSocketAddress address;
 
-    private RelayFixture(RelaySettings settings, Path dir) throws Exception {
+    private RelayFixture(RelaySettings settings, Supplier<String> key, Path dir) throws Exception {
         auditFile = dir.resolve("relay-audit-" + System.nanoTime() + ".log");
         audit = AuditLog.open(auditFile);
-        server = new RelayServer(settings, () -> KEY, audit);
+        server = new RelayServer(settings, key, audit);
         address = server.start();
     }
 
@@ -97,6 +98,7 @@ final class RelayFixture implements AutoCloseable {
         private final List<Cidr> allowCidr = new ArrayList<>();
         private InetSocketAddress resolver = new InetSocketAddress("127.0.0.1", 9); // discard port: nothing answers
         private Path ca;
+        private Supplier<String> key = () -> KEY;
 
         Builder(Path dir) {
             this.dir = dir;
@@ -137,13 +139,18 @@ final class RelayFixture implements AutoCloseable {
             return this;
         }
 
+        Builder key(Supplier<String> k) {
+            key = k;
+            return this;
+        }
+
         RelaySettings settings() {
             return new RelaySettings(new InetSocketAddress("127.0.0.1", 0), RelaySettings.parseUpstream(upstream), preset,
                     routes, pins, allowCidr, resolver, ca, Duration.ofSeconds(3), RelaySettings.DEFAULT_IDLE_TIMEOUT);
         }
 
         RelayFixture start() throws Exception {
-            return new RelayFixture(settings(), dir);
+            return new RelayFixture(settings(), key, dir);
         }
     }
 }

@@ -141,6 +141,31 @@ class RelayServerTest {
         }
     }
 
+    @ParameterizedTest(name = "key {0}")
+    @CsvSource(nullValues = "NULL", value = {"NULL", "''", "'sk-with\r\nX-Injected: 1'", "'sk with space'"})
+    void aMissingOrUnusableKeyIs503AndNothingIsSent(String key) throws Exception {
+        try (FakeLlmApi llm = new FakeLlmApi(pki, "127.0.0.1");
+             RelayFixture relay = RelayFixture.builder(tmp).upstream(llm, pki).key(() -> key).start();
+             RawClient c = new RawClient(relay.address)) {
+            c.send(post("/v1/chat/completions", CHAT));
+            RawClient.Response r = c.readResponse();
+            assertThat(r.status()).isEqualTo(503);
+            assertThat(r.head()).contains("X-Enclave-Reason: no_key");
+            assertThat(llm.requests()).isZero();
+        }
+    }
+
+    @Test
+    void anHttp10RequestIsRefusedBecauseItCannotReadAStream() throws Exception {
+        try (FakeLlmApi llm = new FakeLlmApi(pki, "127.0.0.1");
+             RelayFixture relay = RelayFixture.builder(tmp).upstream(llm, pki).start();
+             RawClient c = new RawClient(relay.address)) {
+            c.send("GET /v1/models HTTP/1.0\r\n\r\n");
+            assertThat(c.readResponse().status()).isEqualTo(505);
+            assertThat(llm.requests()).isZero();
+        }
+    }
+
     // ---- the path allowlist ------------------------------------------------------------------------
 
     @ParameterizedTest(name = "{0} {1} -> {2}")
