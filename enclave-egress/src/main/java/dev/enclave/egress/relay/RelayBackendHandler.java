@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 
 /**
@@ -22,6 +23,7 @@ final class RelayBackendHandler extends ChannelInboundHandlerAdapter {
     private boolean interim;
     private boolean reusable = true;
     private long idleSince = System.nanoTime();
+    private boolean reused;
 
     RelayBackendHandler(RelayUpstream pool) {
         this.pool = pool;
@@ -34,6 +36,20 @@ final class RelayBackendHandler extends ChannelInboundHandlerAdapter {
 
     Channel channel() {
         return channel;
+    }
+
+    /** Whether this is one HTTP/2 stream of a shared connection (never pooled itself: the connection is). */
+    boolean http2() {
+        return channel instanceof Http2StreamChannel;
+    }
+
+    /** Whether the call got an existing connection (pooled HTTP/1.1, or a new stream on an open h2 connection). */
+    boolean reused() {
+        return reused;
+    }
+
+    void reused(boolean r) {
+        reused = r;
     }
 
     long idleSince() {
@@ -52,7 +68,7 @@ final class RelayBackendHandler extends ChannelInboundHandlerAdapter {
 
     /** Whether every response so far ended cleanly and allowed another request. */
     boolean reusable() {
-        return reusable && !interim && channel.isActive();
+        return reusable && !interim && channel.isActive() && !http2();
     }
 
     @Override

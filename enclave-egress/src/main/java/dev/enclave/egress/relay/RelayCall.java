@@ -43,6 +43,7 @@ public final class RelayCall {
     long firstBodyByteNanos;
     long endNanos;
     boolean reusedConnection;
+    String upstreamProtocol;
     int status;
     long bytesUp;
     long bytesDown;

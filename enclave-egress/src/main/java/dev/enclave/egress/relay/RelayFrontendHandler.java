@@ -152,16 +152,15 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         req.setProtocolVersion(HttpVersion.HTTP_1_1);
         rt.injector().apply(h, key);
         pending.add(req);
-        RelayBackendHandler pooled = rt.upstream().poll(ctx.channel().eventLoop());
-        if (pooled != null) {
-            call.reusedConnection = true;
-            use(pooled);
+        Future<RelayBackendHandler> acquired = rt.upstream().acquire(ctx.channel().eventLoop());
+        if (acquired.isSuccess()) {
+            use(acquired.getNow()); // a pooled connection: no wait
             return;
         }
         connecting = true;
         updateReading();
         RelayCall opening = call;
-        rt.upstream().open(ctx.channel().eventLoop()).addListener((Future<RelayBackendHandler> f) -> connected(f, opening));
+        acquired.addListener((Future<RelayBackendHandler> f) -> connected(f, opening));
     }
 
     private void requestContent(HttpContent c) {
@@ -225,6 +224,8 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
     private void use(RelayBackendHandler h) {
         backend = h;
         h.bind(this);
+        call.reusedConnection = h.reused();
+        call.upstreamProtocol = h.http2() ? "h2" : "http/1.1";
         long now = System.nanoTime();
         call.connectedNanos = now;
         call.sentUpstreamNanos = now;
@@ -249,10 +250,16 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         h.remove(HttpHeaderNames.CONNECTION);
         RESPONSE_DROPPED.forEach(h::remove);
+        // The HTTP/2 conversion's own fields (x-http2-stream-id, ...) describe the upstream stream.
+        h.names().stream().filter(n -> n.regionMatches(true, 0, "x-http2-", 0, 8)).toList().forEach(h::remove);
         if (!interim) {
             int code = r.status().code();
             call.status = code;
             call.responseHeadNanos = System.nanoTime();
+            if (backend != null && backend.http2() && code != 204 && code != 304
+                    && !h.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+                HttpUtil.setTransferEncodingChunked(r, true); // h2 frames its own bodies; HTTP/1.1 needs chunks
+            }
             if (code != 204 && code != 304 && !h.contains(HttpHeaderNames.CONTENT_LENGTH) && !HttpUtil.isTransferEncodingChunked(r)) {
                 closeAfterResponse = true; // the body ends when the upstream closes: only a close can tell the client
             }
@@ -291,6 +298,7 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         call.outcome = RelayCall.Outcome.COMPLETE;
         RelayBackendHandler h = backend;
         backend = null;
+        h.channel().flush(); // the request's last part may still wait for the client read's flush
         h.unbind();
         if (requestDone && h.reusable()) {
             rt.upstream().release(h);
@@ -409,7 +417,8 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
                 .put("outcome", c.outcome.code())
                 .put("reason", c.reason);
         if (c.connectedNanos != 0) {
-            e.put("reused", c.reusedConnection)
+            e.put("upstream_proto", c.upstreamProtocol)
+                    .put("reused", c.reusedConnection)
                     .put("connect_ms", ms(c.connectedNanos - c.startNanos()));
         }
         if (c.responseHeadNanos != 0) {

@@ -1,5 +1,7 @@
 package dev.enclave.egress.relay;
 
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
@@ -19,7 +21,8 @@ import javax.net.ssl.X509TrustManager;
 /**
  * The TLS client context for the upstream: the JDK's trust store, plus the CAs of {@code --ca}
  * when given (added, never replacing), and host-name verification (RFC 2818 / "HTTPS"). There is
- * no switch to turn verification off: a certificate that does not verify is a 502.
+ * no switch to turn verification off: a certificate that does not verify is a 502. ALPN offers
+ * h2 and http/1.1; an upstream without ALPN gets HTTP/1.1.
  */
 final class RelayTls {
     private RelayTls() {
@@ -51,6 +54,11 @@ final class RelayTls {
             }
             return SslContextBuilder.forClient()
                     .trustManager(tmf)
+                    // Offer h2 first: one connection then carries every concurrent call of an event loop.
+                    .applicationProtocolConfig(new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
+                            ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                            ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                            ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1))
                     .endpointIdentificationAlgorithm("HTTPS")
                     .build();
         } catch (GeneralSecurityException e) {

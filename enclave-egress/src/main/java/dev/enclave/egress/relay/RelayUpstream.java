@@ -14,6 +14,14 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.Future;
@@ -28,8 +36,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * Connections to the one upstream: opened through the egress proxy's own address policy and
  * resolver (pin, else the relay's DNS lookup; every answer checked by
  * {@link EgressPolicy#checkAddress}; connect to exactly the address checked), then TLS with
- * certificate and host-name verification before any byte of a request is written. Idle
- * keep-alive connections are kept per event loop, so a call takes one without locks.
+ * certificate and host-name verification before any byte of a request is written. When the
+ * upstream picks h2 in ALPN, the connection is shared by the calls of its event loop, one stream
+ * each; otherwise idle HTTP/1.1 keep-alive connections are pooled per event loop. Either way a
+ * call takes its connection without locks.
  */
 final class RelayUpstream {
     static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
@@ -44,6 +54,8 @@ final class RelayUpstream {
     private final Class<? extends SocketChannel> channelType;
     private final int connectTimeoutMillis;
     private final Map<EventLoop, ArrayDeque<RelayBackendHandler>> idle = new ConcurrentHashMap<>();
+    /** Per loop, the HTTP/2 connection new calls open streams on (when the upstream chose h2 in ALPN). */
+    private final Map<EventLoop, Channel> http2 = new ConcurrentHashMap<>();
 
     RelayUpstream(HostPort target, EgressPolicy policy, EgressResolver resolver, SslContext tls,
                   Class<? extends SocketChannel> channelType, int connectTimeoutMillis) {
@@ -57,6 +69,91 @@ final class RelayUpstream {
 
     HostPort target() {
         return target;
+    }
+
+    /**
+     * A connection for one call on {@code loop}: a new stream on the loop's HTTP/2 connection, else
+     * an idle pooled HTTP/1.1 connection, else a new connection. Fails with an {@link UpstreamFailure}.
+     */
+    Future<RelayBackendHandler> acquire(EventLoop loop) {
+        Channel shared = http2.get(loop);
+        if (shared != null && shared.isActive()) {
+            Promise<RelayBackendHandler> done = loop.newPromise();
+            openStream(shared, true).addListener((Future<RelayBackendHandler> f) -> {
+                if (f.isSuccess()) {
+                    done.trySuccess(f.getNow());
+                    return;
+                }
+                // The shared connection is going away (GOAWAY, stream limit): take a new one.
+                http2.remove(loop, shared);
+                open(loop).addListener((Future<RelayBackendHandler> g) -> {
+                    if (g.isSuccess()) {
+                        if (!done.trySuccess(g.getNow())) {
+                            g.getNow().channel().close();
+                        }
+                    } else {
+                        done.tryFailure(g.cause());
+                    }
+                });
+            });
+            return done;
+        }
+        RelayBackendHandler pooled = poll(loop);
+        if (pooled != null) {
+            pooled.reused(true);
+            return loop.newSucceededFuture(pooled);
+        }
+        return open(loop);
+    }
+
+    /** A new HTTP/2 stream on {@code connection}, with the same HTTP/1-object handlers as an HTTP/1.1 connection. */
+    private Future<RelayBackendHandler> openStream(Channel connection, boolean reused) {
+        Promise<RelayBackendHandler> done = connection.eventLoop().newPromise();
+        new Http2StreamChannelBootstrap(connection)
+                .handler(new ChannelInitializer<Http2StreamChannel>() {
+                    @Override
+                    protected void initChannel(Http2StreamChannel ch) {
+                        ch.pipeline()
+                                .addLast("h2-http", new Http2StreamFrameToHttpObjectCodec(false))
+                                .addLast("backend", new RelayBackendHandler(RelayUpstream.this));
+                    }
+                })
+                .open()
+                .addListener((Future<Http2StreamChannel> f) -> {
+                    if (!f.isSuccess()) {
+                        done.tryFailure(new UpstreamFailure("connect_failed", "cannot open a stream on the HTTP/2 "
+                                + "connection to upstream " + target.host() + ": " + rootMessage(f.cause())));
+                        return;
+                    }
+                    RelayBackendHandler h = f.getNow().pipeline().get(RelayBackendHandler.class);
+                    h.reused(reused);
+                    if (!done.trySuccess(h)) {
+                        f.getNow().close();
+                    }
+                });
+        return done;
+    }
+
+    /** The upstream chose h2: this connection becomes the loop's shared one and carries calls as streams. */
+    private Future<RelayBackendHandler> switchToHttp2(Channel ch) {
+        ChannelPipeline p = ch.pipeline();
+        p.remove("codec");
+        p.remove("backend");
+        p.addLast("h2", Http2FrameCodecBuilder.forClient()
+                .initialSettings(Http2Settings.defaultSettings().pushEnabled(false))
+                .build());
+        p.addLast("streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+            @Override
+            protected void initChannel(Http2StreamChannel pushed) {
+                pushed.close(); // push is off; a stream the server opens anyway is refused
+            }
+        }));
+        EventLoop loop = ch.eventLoop();
+        // Two calls that opened connections at once: the newest serves new calls; the other keeps
+        // its streams until they end and the upstream's idle timeout closes it.
+        http2.put(loop, ch);
+        ch.closeFuture().addListener(f -> http2.remove(loop, ch));
+        return openStream(ch, false);
     }
 
     /** An idle connection on {@code loop}, most recently used first; null when there is none. */
@@ -163,6 +260,17 @@ final class RelayUpstream {
                     f.channel().close();
                     done.tryFailure(new UpstreamFailure("tls_failed", "TLS with upstream " + where + " failed: "
                             + rootMessage(h.cause()) + " (the relay never falls back to unverified TLS)"));
+                    return;
+                }
+                SslHandler ssl = f.channel().pipeline().get(SslHandler.class);
+                if (ApplicationProtocolNames.HTTP_2.equals(ssl.applicationProtocol())) {
+                    switchToHttp2(f.channel()).addListener((Future<RelayBackendHandler> s) -> {
+                        if (!s.isSuccess()) {
+                            done.tryFailure(s.cause());
+                        } else if (!done.trySuccess(s.getNow())) {
+                            s.getNow().channel().close();
+                        }
+                    });
                     return;
                 }
                 if (!done.trySuccess(f.channel().pipeline().get(RelayBackendHandler.class))) {
