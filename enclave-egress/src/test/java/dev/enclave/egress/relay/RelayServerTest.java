@@ -203,6 +203,24 @@ class RelayServerTest {
     }
 
     @Test
+    void contentLengthWithChunkedIsRefusedAndTheConnectionClosed() throws Exception {
+        try (FakeLlmApi llm = new FakeLlmApi(pki, "127.0.0.1");
+             RelayFixture relay = RelayFixture.builder(tmp).upstream(llm, pki).start();
+             RawClient c = new RawClient(relay.address)) {
+            // Content-Length and chunked together: the two readings of the body disagree about where
+            // the next request starts, so the request is refused whole and the connection closed.
+            String smuggled = "GET /admin HTTP/1.1\r\nHost: api.llm.test\r\n\r\n";
+            c.send("POST /v1/chat/completions HTTP/1.1\r\nHost: relay\r\nContent-Length: " + (5 + smuggled.length())
+                    + "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled);
+            RawClient.Response r = c.readResponse();
+            assertThat(r.status()).isEqualTo(400);
+            assertThat(r.head()).contains("X-Enclave-Reason: bad_request");
+            assertThat(c.drain(5000).closed()).isTrue();
+            assertThat(llm.requests()).isZero();
+        }
+    }
+
+    @Test
     void configuredPrefixesReplaceThePresetDefaults() throws Exception {
         try (FakeLlmApi llm = new FakeLlmApi(pki, "127.0.0.1");
              RelayFixture relay = RelayFixture.builder(tmp).upstream(llm, pki).route("/v1/models", "GET").start();
