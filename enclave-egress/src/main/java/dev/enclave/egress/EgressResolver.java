@@ -22,11 +22,14 @@ import java.util.List;
  *
  * <p>Search domains are off (an allowlisted name is absolute). With an explicit resolver,
  * {@code /etc/hosts} is not consulted either, so the configured server is the only source of answers.
+ *
+ * <p>Public because the LLM relay ({@code dev.enclave.egress.relay}) resolves its upstream with
+ * the same resolver and pins: one way to turn a name into an address for everything that leaves.
  */
-final class EgressResolver implements AutoCloseable {
+public final class EgressResolver implements AutoCloseable {
     private final DnsAddressResolverGroup group;
 
-    EgressResolver(Class<? extends DatagramChannel> datagram, Class<? extends SocketChannel> stream,
+    public EgressResolver(Class<? extends DatagramChannel> datagram, Class<? extends SocketChannel> stream,
                    InetSocketAddress server, long queryTimeoutMillis) {
         DnsNameResolverBuilder builder = new DnsNameResolverBuilder()
                 .datagramChannelType(datagram)
@@ -46,11 +49,11 @@ final class EgressResolver implements AutoCloseable {
     }
 
     /** The answer a pin gives for {@code target}: its address, on the pin's port if it redirects one. */
-    static List<InetSocketAddress> pinned(ResolvePin pin, HostPort target) {
+    public static List<InetSocketAddress> pinned(ResolvePin pin, HostPort target) {
         return List.of(new InetSocketAddress(pin.address(), pin.connectPort(target.port())));
     }
 
-    Future<List<InetSocketAddress>> resolve(HostPort target, EventLoop loop) {
+    public Future<List<InetSocketAddress>> resolve(HostPort target, EventLoop loop) {
         return group.getResolver(loop).resolveAll(InetSocketAddress.createUnresolved(target.host(), target.port()));
     }
 

@@ -1,0 +1,54 @@
+package dev.enclave.egress.relay;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Rewrites a request head for the upstream: every credential the client sent is removed and the
+ * configured one set, so whatever key the app holds (a placeholder, or an attacker's) is never
+ * what the upstream sees. Also removes hop-by-hop headers (and any the client names in
+ * {@code Connection}), cookies, and headers that would tell the upstream about the private side.
+ */
+final class ApiKeyInjector {
+    /** Every header an LLM API (or a proxy in front of one) reads a credential from. */
+    static final List<String> CREDENTIAL_HEADERS = List.of("authorization", "proxy-authorization", "x-api-key",
+            "api-key", "x-goog-api-key", "cookie");
+    /** Hop-by-hop (RFC 9110 7.6.1) and proxy-only headers; the codec sets framing for the upstream connection itself. */
+    static final List<String> HOP_BY_HOP = List.of("connection", "keep-alive", "proxy-connection", "te", "trailer",
+            "upgrade", "expect");
+    /** Addresses and names of the private side: the upstream has no use for them. */
+    static final List<String> PRIVATE_SIDE = List.of("forwarded", "x-forwarded-for", "x-forwarded-host",
+            "x-forwarded-proto", "x-forwarded-port", "x-real-ip", "via");
+    /** Never removed because the client listed them in {@code Connection}: they frame the body. */
+    private static final Set<String> FRAMING = Set.of("content-length", "transfer-encoding", "host", "content-type");
+
+    private final RelayPreset preset;
+    private final String hostHeader;
+
+    ApiKeyInjector(RelayPreset preset, String hostHeader) {
+        this.preset = preset;
+        this.hostHeader = hostHeader;
+    }
+
+    void apply(HttpHeaders h, String key) {
+        for (String token : h.getAll(HttpHeaderNames.CONNECTION)) {
+            for (String name : token.split(",")) {
+                String n = name.strip().toLowerCase(Locale.ROOT);
+                if (!n.isEmpty() && !FRAMING.contains(n)) {
+                    h.remove(n);
+                }
+            }
+        }
+        HOP_BY_HOP.forEach(h::remove);
+        CREDENTIAL_HEADERS.forEach(h::remove);
+        PRIVATE_SIDE.forEach(h::remove);
+        h.set(HttpHeaderNames.HOST, hostHeader);
+        // The relay passes bodies through unread, but a usage reader fed from them (and the audit's
+        // byte counts) need them uncompressed; LLM answers are small text and SSE is never compressed.
+        h.set(HttpHeaderNames.ACCEPT_ENCODING, "identity");
+        h.set(preset.authHeader(), preset.authScheme() + key);
+    }
+}
