@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# LLM relay benchmark: `enclave relay` vs nginx configured as a key-injecting reverse proxy
+# (`proxy_set_header Authorization "Bearer …"`, TLS upstream with verification, keepalive pool,
+# `proxy_buffering off` so server-sent events stream), side by side in one run on 127.0.0.1,
+# against the same fake OpenAI-shaped API (bench/RelayLoad.java `fake-llm`, TLS, one event loop).
+# The fake answers 401 unless the real key arrives, so every 200 below proves the key was injected.
+#   - non-streamed requests/s: wrk, POST /v1/chat/completions, CONNS keep-alive connections;
+#   - added latency: p50 over direct (one keep-alive connection, requests one after another);
+#   - added time to first streamed byte: an SSE answer of CHUNKS deltas PAUSE_MS apart, p50 over direct.
+# Targets (issue #5): requests/s >= 1.0x nginx; added p50 < 1 ms; added time to first byte < 1 ms.
+#
+# Usage: bench/relay.sh    env: CONNS=32 DURATION=10 ROUNDS=3 COUNT=2000 CHUNKS=20 PAUSE_MS=5 KEEP=
+# Needs: java 17, nginx, wrk, openssl, curl. Run as root. Stops all it started.
+set -euo pipefail
+NAME=relay
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib-gateway.sh"
+CONNS="${CONNS:-32}"
+DURATION="${DURATION:-10}"
+ROUNDS="${ROUNDS:-3}"
+COUNT="${COUNT:-2000}"
+CHUNKS="${CHUNKS:-20}"
+PAUSE_MS="${PAUSE_MS:-5}"
+command -v wrk >/dev/null 2>&1 || { echo "$NAME: missing wrk (apt-get install -y wrk)" >&2; exit 2; }
+RLOAD=(java -XX:+UseSerialGC -cp "$JAR" "$here/RelayLoad.java")
+
+ensure_jar
+FAKE=$(free_port); REL=$(free_port); NGX=$(free_port)
+KEY="sk-bench-$(openssl rand -hex 16)"
+
+# a CA and a server certificate for api.fake.test (and 127.0.0.1, for the direct peer)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
+  -keyout "$work/ca.key" -out "$work/ca.pem" >/dev/null 2>&1
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=api.fake.test \
+  -keyout "$work/fake.key" -out "$work/fake.csr" >/dev/null 2>&1
+printf 'subjectAltName=DNS:api.fake.test,IP:127.0.0.1\n' > "$work/san.ext"
+openssl x509 -req -in "$work/fake.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 2 \
+  -extfile "$work/san.ext" -out "$work/fake.pem" >/dev/null 2>&1
+openssl pkcs8 -topk8 -nocrypt -in "$work/fake.key" -out "$work/fake.pk8"
+
+start fake "${RLOAD[@]}" fake-llm --port "$FAKE" --cert "$work/fake.pem" --key "$work/fake.pk8" \
+  --chunks "$CHUNKS" --pause-ms "$PAUSE_MS" --key-expected "$KEY"
+fake_pid=$LAST
+
+# nginx as the key-injecting proxy a careful operator would write by hand
+mkdir -p "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log $work/nginx/access.log;
+  client_body_temp_path $work/nginx/tmp;
+  proxy_temp_path $work/nginx/tmp; fastcgi_temp_path $work/nginx/tmp;
+  uwsgi_temp_path $work/nginx/tmp; scgi_temp_path $work/nginx/tmp;
+  upstream llm {
+    server 127.0.0.1:$FAKE;
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:$NGX;
+    location /v1/chat/completions {
+      proxy_pass https://llm;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host api.fake.test;
+      proxy_set_header Authorization "Bearer $KEY";
+      proxy_ssl_server_name on;
+      proxy_ssl_name api.fake.test;
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate $work/ca.pem;
+      proxy_ssl_session_reuse on;
+      proxy_buffering off;
+      proxy_read_timeout 300s;
+    }
+    location / { return 403; }
+  }
+}
+CONF
+start nginx "$NGINX" -c "$work/nginx/nginx.conf" -g 'daemon off;'
+ngx_pid=$LAST
+
+start enclave env BENCH_LLM_KEY="$KEY" "$repo/enclave" relay --listen "127.0.0.1:$REL" \
+  --upstream "https://api.fake.test:$FAKE" --key-env BENCH_LLM_KEY --ca "$work/ca.pem" \
+  --resolve "api.fake.test=127.0.0.1" --allow-cidr 127.0.0.1/32 --audit "$work/relay-audit.log"
+rel_pid=$LAST
+
+wait_http "https://127.0.0.1:$FAKE/v1/models" --cacert "$work/ca.pem"
+for p in "$REL" "$NGX"; do
+  wait_http "http://127.0.0.1:$p/v1/models"
+  code=$(curl -s -o "$work/check.out" -w '%{http_code}' --max-time 5 -H 'Authorization: Bearer placeholder' \
+    -H 'Content-Type: application/json' -d '{"model":"gpt-bench","messages":[]}' "http://127.0.0.1:$p/v1/chat/completions")
+  [ "$code" = 200 ] || { echo "$NAME: port $p answered $code: $(cat "$work/check.out")" >&2; exit 1; }
+done
+
+machine_header
+echo "# wrk -t2 -c$CONNS -d${DURATION}s x$ROUNDS rounds (non-streamed POST); latency: $COUNT sequential requests after 500 unrecorded; SSE: $CHUNKS chunks ${PAUSE_MS} ms apart"
+cat > "$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-bench","messages":[{"role":"user","content":"say hello"}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer placeholder"
+LUA
+# the direct peer has no relay to inject the key: it sends the real one itself
+sed "s/Bearer placeholder/Bearer $KEY/" "$work/post.lua" > "$work/post-direct.lua"
+url_of() { case $1 in direct) echo "https://127.0.0.1:$FAKE/v1/chat/completions" ;; enclave) echo "http://127.0.0.1:$REL/v1/chat/completions" ;; nginx) echo "http://127.0.0.1:$NGX/v1/chat/completions" ;; esac; }
+pid_of() { case $1 in direct) echo "$fake_pid" ;; enclave) echo "$rel_pid" ;; nginx) echo "$ngx_pid" ;; esac; }
+throughput() { # throughput LABEL
+  local out="$work/wrk.out" t0 t1
+  t0=$(tree_ticks "$(pid_of "$1")")
+  local lua="$work/post.lua"; [ "$1" = direct ] && lua="$work/post-direct.lua"
+  timeout $(( DURATION + 30 )) wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s "$lua" "$(url_of "$1")" > "$out" 2>&1 || true
+  t1=$(tree_ticks "$(pid_of "$1")")
+  echo "label=$1 test=rps rps=$(awk '/^Requests\/sec:/{print $2}' "$out") non2xx=$(awk '/Non-2xx/{print $NF}' "$out" | grep . || echo 0) front_cpu_core_pct=$(( (t1 - t0) * 100 / HZ / DURATION ))"
+}
+latency() { # latency LABEL STREAM
+  local extra=()
+  [ "$1" = direct ] && extra=(--ca "$work/ca.pem" --key "$KEY")
+  "${RLOAD[@]}" latency --label "$1" --url "$(url_of "$1")" --stream "$2" --count "$COUNT" "${extra[@]}"
+}
+# warm-up (JIT of the relay and of the client code paths), not recorded
+for p in enclave nginx; do timeout 40 wrk -t2 -c"$CONNS" -d10s -s "$work/post.lua" "$(url_of $p)" >/dev/null 2>&1 || true; done
+for r in $(seq 1 "$ROUNDS"); do
+  order=(enclave nginx direct); [ $(( r % 2 )) -eq 0 ] && order=(nginx enclave direct)
+  for p in "${order[@]}"; do
+    wait_quiet "$p" >/dev/null
+    throughput "$p" | tee -a "$work/results"
+    latency "$p" false | tee -a "$work/results"
+    latency "$p" true | tee -a "$work/results"
+  done
+done
+echo "label=enclave audit_lines=$(wc -l < "$work/relay-audit.log") key_in_audit=$(grep -c -- "$KEY" "$work/relay-audit.log" || true) key_in_output=$(grep -c -- "$KEY" "$work/enclave.out" || true)"
+
+awk '
+  function med(k, n,   i, j, t, x) { for (i = 1; i <= n; i++) x[i] = V[k, i]
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] + 0 < x[i] + 0) { t = x[i]; x[i] = x[j]; x[j] = t }
+    return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }
+  function add(k, v) { N[k]++; V[k, N[k]] = v }
+  { delete v; for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } l = v["label"] }
+  v["test"] == "rps" { add(l SUBSEP "rps", v["rps"]) }
+  v["test"] == "latency" && v["stream"] == "false" { add(l SUBSEP "p50", v["total_p50_ms"]) }
+  v["test"] == "latency" && v["stream"] == "true" { add(l SUBSEP "ttfb", v["ttfb_p50_ms"]) }
+  END {
+    split("direct enclave nginx", L, " ")
+    for (i = 1; i <= 3; i++) { l = L[i]
+      rps[l] = med(l SUBSEP "rps", N[l SUBSEP "rps"]); p50[l] = med(l SUBSEP "p50", N[l SUBSEP "p50"]); ttfb[l] = med(l SUBSEP "ttfb", N[l SUBSEP "ttfb"])
+      printf "median label=%s rps=%.0f p50_ms=%.3f stream_ttfb_p50_ms=%.3f\n", l, rps[l], p50[l], ttfb[l] }
+    printf "ratio rps enclave/nginx=%.2f (target >= 1.0); added p50 over direct: enclave %.3f ms, nginx %.3f ms (target < 1 ms); added stream TTFB over direct: enclave %.3f ms, nginx %.3f ms (target < 1 ms)\n",
+      rps["enclave"] / rps["nginx"], p50["enclave"] - p50["direct"], p50["nginx"] - p50["direct"], ttfb["enclave"] - ttfb["direct"], ttfb["nginx"] - ttfb["direct"]
+  }' "$work/results"
