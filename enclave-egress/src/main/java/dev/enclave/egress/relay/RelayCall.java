@@ -43,6 +43,8 @@ public final class RelayCall {
     long firstBodyByteNanos;
     long endNanos;
     boolean reusedConnection;
+    /** Sent a second time on a new connection after a reused one closed without answering. */
+    boolean retried;
     String upstreamProtocol;
     int status;
     long bytesUp;

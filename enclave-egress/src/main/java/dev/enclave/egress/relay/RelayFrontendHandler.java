@@ -36,6 +36,10 @@ import java.util.Locale;
  * usable; nothing of it reaches the upstream. A client that goes away mid-call closes the upstream
  * connection, which cancels the request there. A request pipelined behind one still being answered
  * waits, unread past that point, until the answer ends.
+ *
+ * <p>A reused HTTP/1.1 connection that the upstream closes before any byte of the answer (its
+ * keep-alive timeout meeting our request) gets the request once more on a new connection, if what
+ * was sent fits in 64 KiB; otherwise, and on a new connection, that close is a 502.
  */
 final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
     /**
@@ -62,6 +66,11 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
     /** Swallowing the rest of a request body that was answered without the upstream. */
     private boolean discarding;
     private boolean closeAfterResponse;
+    /** Copies of what went upstream on a reused HTTP/1.1 connection, while they fit in {@link #MAX_REPLAY_BYTES}. */
+    private final ArrayDeque<Object> replay = new ArrayDeque<>();
+    private long replayBytes;
+    private boolean replayable;
+    private static final int MAX_REPLAY_BYTES = 64 * 1024;
 
     RelayFrontendHandler(RelayRuntime rt) {
         this.rt = rt;
@@ -188,7 +197,7 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         Channel up = backend.channel();
-        up.write(c, up.voidPromise());
+        writeUpstream(c);
         if (!up.isWritable()) {
             up.flush();
             updateReading();
@@ -230,11 +239,39 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         call.connectedNanos = now;
         call.sentUpstreamNanos = now;
         Channel up = h.channel();
+        // A reused HTTP/1.1 connection may have been closed by the upstream just as it was taken
+        // (its keep-alive timeout): keep a copy of what goes out, to send once more on a new one.
+        replayable = h.reused() && !h.http2() && !call.retried;
         while (!pending.isEmpty()) {
-            up.write(pending.poll(), up.voidPromise());
+            writeUpstream(pending.poll());
         }
         up.flush();
         updateReading();
+    }
+
+    private void writeUpstream(Object msg) {
+        if (replayable) {
+            if (msg instanceof HttpContent c) {
+                int n = c.content().readableBytes();
+                if (replayBytes + n > MAX_REPLAY_BYTES) {
+                    dropReplay(); // too big to keep: this call is not sent twice
+                } else {
+                    replay.add(c.retainedDuplicate());
+                    replayBytes += n;
+                }
+            } else {
+                replay.add(msg); // the request head: not reference-counted, and the encoder leaves it as it is
+            }
+        }
+        Channel up = backend.channel();
+        up.write(msg, up.voidPromise());
+    }
+
+    private void dropReplay() {
+        replay.forEach(ReferenceCountUtil::release);
+        replay.clear();
+        replayBytes = 0;
+        replayable = false;
     }
 
     /** The upstream's response head (or an interim 1xx) for the call in progress. */
@@ -334,6 +371,20 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         backend = null;
         h.unbind();
+        if (call.status == 0 && replayable) {
+            // Closed before answering on a reused connection: most likely the upstream's keep-alive
+            // timeout met our request on the wire. Send it once more, on a new connection.
+            call.retried = true;
+            pending.addAll(replay);
+            replay.clear();
+            replayBytes = 0;
+            replayable = false;
+            connecting = true;
+            updateReading();
+            RelayCall retrying = call;
+            rt.upstream().open(ctx.channel().eventLoop()).addListener((Future<RelayBackendHandler> f) -> connected(f, retrying));
+            return;
+        }
         if (call.status == 0) {
             badGateway(new UpstreamFailure("upstream_closed", "upstream " + rt.upstream().target().host()
                     + " closed the connection without answering"));
@@ -404,6 +455,7 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
 
     /** Writes the call's audit line and forgets the call. */
     private void finish() {
+        dropReplay();
         RelayCall c = call;
         call = null;
         c.endNanos = System.nanoTime();
@@ -419,6 +471,7 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         if (c.connectedNanos != 0) {
             e.put("upstream_proto", c.upstreamProtocol)
                     .put("reused", c.reusedConnection)
+                    .put("retried", c.retried ? Boolean.TRUE : null)
                     .put("connect_ms", ms(c.connectedNanos - c.startNanos()));
         }
         if (c.responseHeadNanos != 0) {
@@ -462,6 +515,7 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        dropReplay();
         pending.forEach(ReferenceCountUtil::release);
         pending.clear();
         held.forEach(ReferenceCountUtil::release);

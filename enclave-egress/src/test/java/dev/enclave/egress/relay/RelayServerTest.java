@@ -360,6 +360,39 @@ class RelayServerTest {
     }
 
     @Test
+    void aReusedConnectionThatTheUpstreamClosesWithoutAnsweringIsRetriedOnceOnANewOne() throws Exception {
+        try (ClosingUpstream up = new ClosingUpstream(pki, 2);
+             RelayFixture relay = RelayFixture.builder(tmp).pin("api.llm.test:443=127.0.0.1:" + up.port())
+                     .allowCidr("127.0.0.1/32").trust(pki).start();
+             RawClient c = new RawClient(relay.address)) {
+            c.send(post("/v1/chat/completions", CHAT));
+            assertThat(c.readResponse().status()).isEqualTo(200);
+            c.send(post("/v1/chat/completions", CHAT + " "));
+            assertThat(c.readResponse().status()).isEqualTo(200);
+            assertThat(up.seen()).extracting(ClosingUpstream.Seen::connection).containsExactly(1, 1, 2);
+            assertThat(up.seen().get(2).body()).isEqualTo(CHAT + " ");
+            assertThat(up.seen().get(2).requestLine()).isEqualTo("POST /v1/chat/completions HTTP/1.1");
+            JsonNode second = relay.awaitCall(n -> n.path("retried").asBoolean());
+            assertThat(second.path("status").asInt()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void aNewConnectionThatTheUpstreamClosesWithoutAnsweringIs502AndNotRetried() throws Exception {
+        try (ClosingUpstream up = new ClosingUpstream(pki, 1);
+             RelayFixture relay = RelayFixture.builder(tmp).pin("api.llm.test:443=127.0.0.1:" + up.port())
+                     .allowCidr("127.0.0.1/32").trust(pki).start();
+             RawClient c = new RawClient(relay.address)) {
+            c.send(post("/v1/chat/completions", CHAT));
+            RawClient.Response r = c.readResponse();
+            assertThat(r.status()).isEqualTo(502);
+            assertThat(r.head()).contains("X-Enclave-Reason: upstream_closed");
+            assertThat(r.body()).contains("api.llm.test closed the connection without answering");
+            assertThat(up.seen()).hasSize(1);
+        }
+    }
+
+    @Test
     void anUpstreamCertificateForAnotherNameIs502AndNothingIsSent() throws Exception {
         TestPki wrongName = TestPki.forNames("other.test");
         try (FakeLlmApi llm = new FakeLlmApi(wrongName, "127.0.0.1");
