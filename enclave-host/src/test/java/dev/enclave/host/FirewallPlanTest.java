@@ -36,8 +36,8 @@ class FirewallPlanTest {
         FirewallPlan plan = plan("""
                 egress: { listen: "10.77.1.1:3128" }
                 llm:
-                  - { listen: "10.77.1.1:4000", upstream: "https://api.openai.com" }
-                  - { preset: anthropic, listen: "10.77.1.1:4000", upstream: "https://api.anthropic.com" }
+                  - { listen: "10.77.1.1:4000", upstream: "https://api.openai.com", paths: ["/v1/chat/completions"] }
+                  - { preset: anthropic, listen: "10.77.1.1:4000", upstream: "https://api.anthropic.com", paths: ["/v1/messages"] }
                 gateway: { upstream: "http://10.77.1.2:3000" }
                 """);
         assertThat(plan.destinations()).extracting(Destination::from).containsExactly("egress.listen", "llm[0].listen");
