@@ -181,7 +181,8 @@ class ChromiumLoginTest {
         return ((JavascriptExecutor) browser).executeScript(js);
     }
 
+    /** A bound, not a speed check: a login costs an argon2id hash, slow on a busy 2-core CI machine. */
     private WebDriverWait waitFor() {
-        return new WebDriverWait(browser, Duration.ofSeconds(10));
+        return new WebDriverWait(browser, Duration.ofSeconds(30));
     }
 }
