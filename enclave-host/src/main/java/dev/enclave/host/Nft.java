@@ -12,13 +12,14 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs nft, on this host or inside a named network namespace ({@code ip netns exec NAME nft}),
- * and turns its failures into one line naming the fix. Scripts go to nft on standard input
+ * and turns its failures into one line naming the fix ({@link #exec} also runs {@code ip} for the
+ * app namespace). Scripts go to nft on standard input
  * ({@code nft -f -}), so nothing is written to disk.
  */
-final class Nft {
+public final class Nft {
     private static final long TIMEOUT_SECONDS = 20;
     /** nft's exit status and everything it printed (standard output and error together). */
-    record Result(int exit, String output) {
+    public record Result(int exit, String output) {
     }
 
     private final List<String> prefix;
@@ -53,7 +54,7 @@ final class Nft {
     }
 
     /** Runs {@code cmd}; failures that no retry fixes (tool missing, not permitted, no such namespace) are thrown. */
-    static Result exec(List<String> cmd, String stdin, String netns) throws HostFirewallException {
+    public static Result exec(List<String> cmd, String stdin, String netns) throws HostFirewallException {
         Process p;
         try {
             p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
@@ -117,7 +118,7 @@ final class Nft {
     }
 
     /** The tool's full path: root's PATH has /usr/sbin, a service's or a test runner's may not. */
-    static String tool(String name) {
+    public static String tool(String name) {
         List<String> dirs = new ArrayList<>();
         String path = System.getenv("PATH");
         if (path != null) {
