@@ -15,6 +15,10 @@ final class HostCommand {
     private HostCommand() {
     }
 
+    /** Exit status and everything printed (standard output and error together). */
+    record Result(int exit, String output) {
+    }
+
     /** The tool's full path, or null when it is not installed. */
     static String tool(String name) {
         for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin")) {
