@@ -119,7 +119,10 @@ final class LocalDeployment implements AutoCloseable {
             keyNote = "key from " + k.source();
         } catch (RelayKeyException e) {
             // Not fatal: everything else works, and the relay answers 503 naming the fix until a key is given.
-            keyNote = "NO KEY (" + e.getMessage() + "); calls answer 503 until it is set and Enclave restarted";
+            String source = llm.keyFile() != null ? "llm[" + index + "].key.file " + llm.keyFile()
+                    : "$" + (llm.keyEnv() == null ? "ENCLAVE_LLM_API_KEY" : llm.keyEnv());
+            keyNote = "NO API KEY: " + source + " gives none (" + e.getMessage().split(";")[0] + "); calls answer 503 until you give it "
+                    + "(sudo --preserve-env=ENCLAVE_LLM_API_KEY ./enclave up, or a 0600 key file) and run 'enclave down' and 'enclave up'";
         }
         String usable = key;
         AuditLog log = audit("relay.log");
@@ -145,7 +148,8 @@ final class LocalDeployment implements AutoCloseable {
                     + " or change gateway.listen in " + target.configFile);
         }
         undo.push(server::close);
-        parts.add("gateway: https://" + address(bound) + " -> " + settings.upstream()
+        InetSocketAddress shown = settings.listen().getAddress().isAnyLocalAddress() ? settings.listen() : bound;
+        parts.add("gateway: https://" + address(shown) + " -> " + settings.upstream()
                 + (server.fingerprint() == null ? "" : " (self-signed certificate, SHA-256 " + server.fingerprint() + ")"));
     }
 

@@ -168,12 +168,47 @@ class UpCommandIT {
         assertThat(environ).doesNotContain(KEY).doesNotContain("ENCLAVE_LLM_API_KEY");
         assertThat(cmdline).doesNotContain(KEY);
         assertThat(Files.readString(Path.of("/proc", appPid, "status"))).containsPattern("(?m)^Uid:\\s+65534\\s");
+        // Tampering with the table inside the namespace shows as firewall drift.
+        HostCommand.run(null, "ip", "netns", "exec", NS, "nft", "add", "rule", "inet", "enclave", "output", "accept");
+        EnclaveJar.Result status = EnclaveJar.run("status", "--state", state.toString());
+        assertThat(status.exit()).isEqualTo(1);
+        assertThat(status.out()).containsPattern("(?m)^firewall +FAIL +1 difference \\(chain output: rule added")
+                .containsPattern("(?m)^gateway +ok ");
         // Nor in anything Enclave wrote.
         try (Stream<Path> files = Files.walk(state)) {
             for (Path f : files.filter(Files::isRegularFile).filter(f -> !f.endsWith("enclave.jar")).toList()) {
                 assertThat(Files.readString(f, StandardCharsets.ISO_8859_1)).as(f.toString()).doesNotContain(KEY);
             }
         }
+    }
+
+    @Test
+    void inTheForegroundItRunsUntilSigtermAndThenLeavesNothingBehind() throws Exception {
+        ProcessBuilder pb = EnclaveJar.command("up", "--foreground", "-c", config.toString(), "--state", state.toString(), "--netns", NS)
+                .redirectErrorStream(true);
+        pb.environment().put("ENCLAVE_LLM_API_KEY", KEY);
+        Process p = pb.start();
+        p.getOutputStream().close();
+        List<String> printed = new ArrayList<>();
+        try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = lines.readLine()) != null) {
+                printed.add(line);
+                if (line.startsWith("enclave: it is shown only this once")) {
+                    break;
+                }
+            }
+            assertThat(String.join("\n", printed)).contains("enclave: up (supervisor pid " + p.pid())
+                    .containsPattern("created user admin with password \\S{20}");
+            EnclaveJar.Result status = EnclaveJar.run("status", "--state", state.toString());
+            assertThat(status.exit()).as(status.out()).isZero();
+            p.toHandle().destroy(); // SIGTERM, as Ctrl-C or systemd would (Process.destroy would also close our end of its output)
+            String rest = String.join("\n", lines.lines().toList()); // until the process closes its output
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(rest).contains("enclave: stopped; network namespace " + NS + " removed");
+        }
+        assertNothingLeft();
+        assertThat(UpState.read(state)).isEmpty();
     }
 
     @Test
