@@ -168,6 +168,45 @@ class UpCommandIT {
         assertThat(environ).doesNotContain(KEY).doesNotContain("ENCLAVE_LLM_API_KEY");
         assertThat(cmdline).doesNotContain(KEY);
         assertThat(Files.readString(Path.of("/proc", appPid, "status"))).containsPattern("(?m)^Uid:\\s+65534\\s");
+        // The demo app, through the gateway as a browser would call it: an answer streamed from the
+        // (fake) LLM through the relay, and the egress proxy's refusal of a URL not on the allowlist.
+        Matcher m = PASSWORD.matcher(up.out());
+        assertThat(m.find()).isTrue();
+        String login = "admin:" + m.group(1);
+        int before = llm.seen().size();
+        String streamed = HostCommand.run(null, "curl", "-sS", "-N", "-k", "--max-time", "20", "-u", login, "-H", "X-Demo: 1",
+                "--data-binary", "say three words", "https://127.0.0.1:" + GATEWAY_PORT + "/ask");
+        assertThat(streamed).contains("event: text\ndata: \"one\"").contains("data: \"two\"").contains("data: \"three\"")
+                .contains("event: done").doesNotContain(KEY);
+        assertThat(llm.seen()).hasSizeGreaterThan(before);
+        assertThat(llm.seen().get(llm.seen().size() - 1).header("authorization")).containsExactly("Bearer " + KEY);
+        // Streamed, not buffered: with the fake LLM holding its stream after the first event, that
+        // event has already reached the client through relay, app and gateway.
+        llm.holdStreams();
+        Path streamOut = base.resolve("stream.txt");
+        Process held = new ProcessBuilder(HostCommand.tool("curl"), "-sS", "-N", "-k", "--max-time", "60", "-u", login, "-H", "X-Demo: 1",
+                "--data-binary", "say three words", "https://127.0.0.1:" + GATEWAY_PORT + "/ask")
+                .redirectErrorStream(true).redirectOutput(streamOut.toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!Files.readString(streamOut).contains("data: \"one\"") && System.nanoTime() < deadline && held.isAlive()) {
+                Thread.sleep(50); // waiting for the first event to arrive
+            }
+            assertThat(Files.readString(streamOut)).contains("data: \"one\"").doesNotContain("\"two\"");
+            assertThat(llm.streamOutcome()).isNotDone();
+        } finally {
+            llm.releaseStreams();
+        }
+        assertThat(held.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(Files.readString(streamOut)).contains("data: \"three\"").contains("event: done");
+
+        String reached = HostCommand.run(null, "curl", "-sS", "-k", "--max-time", "20", "-u", login, "-H", "X-Demo: 1",
+                "--data-binary", "https://example.com/", "https://127.0.0.1:" + GATEWAY_PORT + "/reach");
+        assertThat(reached).contains("egress proxy " + HOST + ":3128 answered: HTTP/1.1 403").contains("reason: host_not_allowed");
+        String noHeader = HostCommand.run(null, "curl", "-sS", "-k", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20",
+                "-u", login, "--data-binary", "x", "https://127.0.0.1:" + GATEWAY_PORT + "/ask");
+        assertThat(noHeader).as("a cross-site form cannot set X-Demo").isEqualTo("405");
+
         // Tampering with the table inside the namespace shows as firewall drift.
         HostCommand.run(null, "ip", "netns", "exec", NS, "nft", "add", "rule", "inet", "enclave", "output", "accept");
         EnclaveJar.Result status = EnclaveJar.run("status", "--state", state.toString());
