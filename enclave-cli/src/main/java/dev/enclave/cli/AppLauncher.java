@@ -48,7 +48,7 @@ final class AppLauncher {
         String relay = "http://" + host + ":" + target.config.llm().get(0).listen().getPort() + "/v1";
         Map<String, String> env = new LinkedHashMap<>();
         env.put("PATH", "/usr/local/bin:/usr/bin:/bin");
-        env.put("HOME", target.appDir().toString());
+        env.put("HOME", home(target).toString());
         env.put("LANG", "C.UTF-8");
         for (String name : List.of("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")) {
             env.put(name, proxy);
@@ -70,10 +70,16 @@ final class AppLauncher {
         target.appDir().toFile().setReadable(true, false);
         target.appDir().toFile().setExecutable(true, false);
         target.openPathToAppDir();
+        Path home = home(target);
+        Files.createDirectories(home);
+        String[] ids = ids();
+        // The app's own writable directory (HOME and working directory); nothing of Enclave's is in it.
+        Files.setAttribute(home, "unix:uid", Integer.parseInt(ids[0]));
+        Files.setAttribute(home, "unix:gid", Integer.parseInt(ids[1]));
         List<String> cmd = new ArrayList<>(List.of(Nft.tool("ip"), "netns", "exec", target.namespace.name(),
-                Nft.tool("setpriv"), "--reuid=" + APP_USER, "--regid=" + group(), "--clear-groups", "--no-new-privs", "--"));
+                Nft.tool("setpriv"), "--reuid=" + ids[0], "--regid=" + ids[1], "--clear-groups", "--no-new-privs", "--"));
         cmd.addAll(appCommand(target));
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(target.appDir().toFile())
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(home.toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(target.logDir().resolve("app.log").toFile()))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
@@ -82,12 +88,17 @@ final class AppLauncher {
         return pb.start();
     }
 
-    /** nobody's primary group, by number (nogroup on Debian, nobody elsewhere). */
-    private static String group() throws IOException {
+    /** The app's HOME and working directory, owned by the app's user. */
+    static Path home(LocalTarget target) {
+        return target.appDir().resolve("home");
+    }
+
+    /** nobody's uid and primary gid (nogroup on Debian, nobody elsewhere), by number. */
+    private static String[] ids() throws IOException {
         for (String line : Files.readAllLines(Path.of("/etc/passwd"))) {
             String[] f = line.split(":");
             if (f.length > 3 && f[0].equals(APP_USER)) {
-                return f[3];
+                return new String[] {f[2], f[3]};
             }
         }
         throw new IOException("no user " + APP_USER + " in /etc/passwd; add it (useradd --system --no-create-home nobody)");

@@ -168,6 +168,7 @@ class UpCommandIT {
         assertThat(environ).doesNotContain(KEY).doesNotContain("ENCLAVE_LLM_API_KEY");
         assertThat(cmdline).doesNotContain(KEY);
         assertThat(Files.readString(Path.of("/proc", appPid, "status"))).containsPattern("(?m)^Uid:\\s+65534\\s");
+        assertThat(environ).contains("HOME=" + state.resolve("app/home"));
         // The demo app, through the gateway as a browser would call it: an answer streamed from the
         // (fake) LLM through the relay, and the egress proxy's refusal of a URL not on the allowlist.
         Matcher m = PASSWORD.matcher(up.out());
@@ -206,6 +207,15 @@ class UpCommandIT {
         String noHeader = HostCommand.run(null, "curl", "-sS", "-k", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20",
                 "-u", login, "--data-binary", "x", "https://127.0.0.1:" + GATEWAY_PORT + "/ask");
         assertThat(noHeader).as("a cross-site form cannot set X-Demo").isEqualTo("405");
+
+        // The app's user cannot change the namespace's firewall (no CAP_NET_ADMIN, no_new_privs).
+        HostCommand.Result asApp = inside("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs", "--",
+                HostCommand.tool("nft"), "add", "rule", "inet", "enclave", "output", "accept");
+        assertThat(asApp.exit()).isNotZero();
+        assertThat(asApp.output()).contains("Operation not permitted");
+        HostCommand.Result routeAsApp = inside("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs", "--",
+                HostCommand.tool("ip"), "route", "add", "default", "via", HOST);
+        assertThat(routeAsApp.exit()).isNotZero();
 
         // Tampering with the table inside the namespace shows as firewall drift.
         HostCommand.run(null, "ip", "netns", "exec", NS, "nft", "add", "rule", "inet", "enclave", "output", "accept");
