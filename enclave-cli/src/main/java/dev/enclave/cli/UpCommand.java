@@ -64,11 +64,6 @@ final class UpCommand implements Callable<Integer> {
                     + "); 'enclave status' shows its parts, 'enclave down' stops it");
             return ExitCodes.OK;
         }
-        try {
-            LocalTarget.makeStateDir(stateDir);
-        } catch (IOException e) {
-            throw UserError.usage("cannot create state directory " + stateDir + ": " + e.getMessage() + "; choose another with --state DIR");
-        }
         LocalTarget target = LocalTarget.load(stateDir, configFile, netns, true);
         if (target.namespace.exists() || target.namespace.hostInterfaceExists()) {
             throw UserError.usage("network namespace " + target.namespace.name() + " (or its veth " + target.namespace.hostInterface()
@@ -77,6 +72,11 @@ final class UpCommand implements Callable<Integer> {
         }
         GatewaySettings gateway = gatewaySettings(target);
         checkPorts(target, gateway);
+        try {
+            LocalTarget.makeStateDir(stateDir);
+        } catch (IOException e) {
+            throw UserError.usage("cannot create state directory " + stateDir + ": " + e.getMessage() + "; choose another with --state DIR");
+        }
         if (detached) {
             return supervise(target, null); // the parent made the admin user and prints its password
         }

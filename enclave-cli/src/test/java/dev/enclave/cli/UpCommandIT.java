@@ -288,6 +288,25 @@ class UpCommandIT {
     }
 
     @Test
+    void aBadConfigExitsTwoWithOneLineNamingTheKeyAndWritesNothing() throws Exception {
+        Path bad = base.resolve("bad.yaml");
+        Files.writeString(bad, Files.readString(config).replace("listen: " + HOST + ":3128", "listen: 0.0.0.0:3128") + "bogus: 1\n");
+        ProcessBuilder pb = EnclaveJar.command("up", "-c", bad.toString(), "--netns", NS);
+        pb.environment().put("ENCLAVE_STATE_DIR", state.toString()); // the state directory from the environment
+        Process p = pb.start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(2);
+        assertThat(out).isEmpty();
+        assertThat(err.strip().lines()).hasSize(1);
+        assertThat(err).startsWith("enclave: ").contains("bogus");
+        assertNothingLeft();
+        assertThat(Files.exists(state)).as("nothing was written, not even the state directory").isFalse();
+    }
+
+    @Test
     void anAppThatExitsFailsUpAndEverythingMadeIsUndone() throws Exception {
         config = writeConfig("app:\n  command: [ /bin/sh, -c, \"echo app cannot start; exit 3\" ]\n");
         EnclaveJar.Result up = up();
