@@ -141,10 +141,12 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
             refuse(400, "bad_request", "only Transfer-Encoding: chunked is accepted", null, true);
             return;
         }
+        call.requestContentType = h.get(HttpHeaderNames.CONTENT_TYPE);
+        call.requestContentEncoding = h.get(HttpHeaderNames.CONTENT_ENCODING);
         observer = rt.observers().start(call);
         RelayCallObserver.Refusal refusal = observer.admit(call);
         if (refusal != null) {
-            refuse(refusal.status(), refusal.code(), refusal.text(), null, expectsContinue);
+            refuse(refusal.status(), refusal.code(), refusal.text(), null, refusal.retryAfterSeconds(), expectsContinue);
             return;
         }
         String key = rt.key().get();
@@ -422,6 +424,10 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
 
     /** Answers the call here; its body (if any) is read and dropped unless {@code closeNow}. */
     private void refuse(int status, String code, String text, String allow, boolean closeNow) {
+        refuse(status, code, text, allow, 0, closeNow);
+    }
+
+    private void refuse(int status, String code, String text, String allow, long retryAfterSeconds, boolean closeNow) {
         call.outcome = RelayCall.Outcome.REFUSED;
         call.reason = code;
         call.status = status;
@@ -431,10 +437,14 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         } else {
             discarding = true;
         }
-        sendError(status, code, text, allow, closeNow);
+        sendError(status, code, text, allow, retryAfterSeconds, closeNow);
     }
 
     private void sendError(int status, String code, String text, String allow, boolean closeNow) {
+        sendError(status, code, text, allow, 0, closeNow);
+    }
+
+    private void sendError(int status, String code, String text, String allow, long retryAfterSeconds, boolean closeNow) {
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),
                 Unpooled.copiedBuffer("enclave relay: " + text + "\n", StandardCharsets.UTF_8));
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
@@ -442,6 +452,9 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         r.headers().set("X-Enclave-Reason", code);
         if (allow != null) {
             r.headers().set(HttpHeaderNames.ALLOW, allow);
+        }
+        if (retryAfterSeconds > 0) {
+            r.headers().set(HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
         }
         if (closeAfterResponse) {
             r.headers().set(HttpHeaderNames.CONNECTION, "close");
