@@ -165,7 +165,9 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         pending.add(req);
         Future<RelayBackendHandler> acquired = rt.upstream().acquire(ctx.channel().eventLoop());
         if (acquired.isSuccess()) {
-            use(acquired.getNow()); // a pooled connection: no wait
+            // A pooled connection: no wait. No flush here either: the body parts of this read follow,
+            // and channelReadComplete flushes head and body together (one TLS record, one write).
+            use(acquired.getNow(), false);
             return;
         }
         connecting = true;
@@ -229,10 +231,11 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
             badGateway(failure);
             return;
         }
-        use(f.getNow());
+        use(f.getNow(), true);
     }
 
-    private void use(RelayBackendHandler h) {
+    /** Lends {@code h} to the call and writes what was read so far; {@code flush} unless a read's completion will. */
+    private void use(RelayBackendHandler h, boolean flush) {
         backend = h;
         h.bind(this);
         call.reusedConnection = h.reused();
@@ -247,7 +250,9 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         while (!pending.isEmpty()) {
             writeUpstream(pending.poll());
         }
-        up.flush();
+        if (flush) {
+            up.flush();
+        }
         updateReading();
     }
 
@@ -289,8 +294,11 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         h.remove(HttpHeaderNames.CONNECTION);
         RESPONSE_DROPPED.forEach(h::remove);
-        // The HTTP/2 conversion's own fields (x-http2-stream-id, ...) describe the upstream stream.
-        h.names().stream().filter(n -> n.regionMatches(true, 0, "x-http2-", 0, 8)).toList().forEach(h::remove);
+        if (backend != null && backend.http2()) {
+            // The HTTP/2 conversion's own fields (x-http2-stream-id, ...) describe the upstream stream.
+            // Only an h2 upstream has them; names() copies every name, so HTTP/1.1 answers skip this.
+            h.names().stream().filter(n -> n.regionMatches(true, 0, "x-http2-", 0, 8)).toList().forEach(h::remove);
+        }
         if (!interim) {
             int code = r.status().code();
             call.status = code;
@@ -354,6 +362,9 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         discarding = bodyLeft;
         while (!held.isEmpty() && !(call != null && requestDone) && ctx.channel().isActive()) {
             handle(held.poll());
+        }
+        if (backend != null) {
+            backend.channel().flush(); // a pipelined request started here, outside a client read
         }
         updateReading();
     }
