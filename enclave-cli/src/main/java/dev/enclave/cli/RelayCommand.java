@@ -312,6 +312,11 @@ final class RelayCommand implements Callable<Integer> {
         }
         try {
             if (file != null) {
+                if (!Files.exists(file) && !Files.isSymbolicLink(file)) {
+                    // Not echoed: a value that names no file may be the key itself, and this line goes to logs.
+                    throw UserError.usage(fileName + ": no such file (the value is not repeated, in case it is the key);"
+                            + " give the path of a file holding the API key on one line, mode 0600");
+                }
                 return RelayKey.fromFile(file);
             }
             if (!ENV_NAME.matcher(env).matches()) {

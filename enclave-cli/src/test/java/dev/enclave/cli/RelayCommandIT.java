@@ -47,6 +47,7 @@ class RelayCommandIT {
             --key-env=sk-looks-like-a-key        | never the key itself
             --key-env=ENCLAVE_RELAY_UNSET_VAR    | ENCLAVE_RELAY_UNSET_VAR is not set
             --key-file=/nonexistent/key          | no such file
+            --key-file=sk-looks-like-a-key       | not repeated, in case it is the key
             --auth-header=Host                   | cannot carry the key
             --auth-scheme=two words              | must be one word
             --tokens-per-day=0                   | at least 1
