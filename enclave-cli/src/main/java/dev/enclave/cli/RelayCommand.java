@@ -1,18 +1,27 @@
 package dev.enclave.cli;
 
 import dev.enclave.audit.AuditLog;
+import dev.enclave.config.ConfigException;
+import dev.enclave.config.ConfigLoader;
 import dev.enclave.config.ConfigValues;
+import dev.enclave.config.EnclaveConfig;
+import dev.enclave.config.LlmConfig;
 import dev.enclave.config.ResolvePin;
 import dev.enclave.config.match.Cidr;
+import dev.enclave.egress.relay.RelayBudget;
+import dev.enclave.egress.relay.RelayKey;
+import dev.enclave.egress.relay.RelayKeyException;
 import dev.enclave.egress.relay.RelayPreset;
 import dev.enclave.egress.relay.RelayRoute;
 import dev.enclave.egress.relay.RelayServer;
 import dev.enclave.egress.relay.RelaySettings;
+import dev.enclave.egress.relay.UsageObserver;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.StringJoiner;
@@ -23,28 +32,40 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code enclave relay}: runs the LLM relay in the foreground. The key comes from an environment
- * variable named by {@code --key-env}; there is deliberately no flag that takes the key itself,
- * because a command line is readable by every user of the host ({@code ps}, {@code /proc/PID/cmdline}).
+ * {@code enclave relay}: runs the LLM relay in the foreground, from flags or from every {@code llm:}
+ * entry of {@code enclave.yaml} ({@code -c}). The key comes from an environment variable
+ * ({@code --key-env}) or a 0600 file ({@code --key-file}); there is deliberately no flag that takes
+ * the key itself, because a command line is readable by every user of the host ({@code ps},
+ * {@code /proc/PID/cmdline}).
  */
 @Command(name = "relay", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Run the LLM relay: the app calls it over plain HTTP with a placeholder key; it removes every",
-                "credential the app sent, sets the real key, and forwards only the API's paths to the one upstream over verified TLS."})
+                "credential the app sent, sets the real key, and forwards only the API's paths to the one upstream over verified TLS.",
+                "Each call's audit line carries the model and the prompt/completion tokens; budgets answer 429 when over."})
 final class RelayCommand implements Callable<Integer> {
     private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
 
-    @Option(names = "--listen", required = true, paramLabel = "ADDR:PORT",
+    @Option(names = "--listen", paramLabel = "ADDR:PORT",
             description = "Where the app connects, on the private side (e.g. 10.77.1.1:4000).")
     String listen;
 
-    @Option(names = "--upstream", required = true, paramLabel = "URL", description = "The LLM API, https://host[:port] (e.g. https://api.openai.com).")
+    @Option(names = "--upstream", paramLabel = "URL", description = "The LLM API, https://host[:port] (e.g. https://api.openai.com).")
     String upstream;
 
     @Option(names = "--preset", paramLabel = "NAME", description = "openai (default; Authorization: Bearer), anthropic (x-api-key) or azure (api-key).")
-    String preset = "openai";
+    String preset;
 
-    @Option(names = "--key-env", required = true, paramLabel = "VAR", description = "Environment variable holding the API key (the key is never taken on the command line).")
+    @Option(names = "--key-env", paramLabel = "VAR", description = "Environment variable holding the API key (the key is never taken on the command line).")
     String keyEnv;
+
+    @Option(names = "--key-file", paramLabel = "FILE", description = "File holding the API key on one line; must be mode 0600 (or 0400) and yours or root's.")
+    Path keyFile;
+
+    @Option(names = "--auth-header", paramLabel = "NAME", description = "Header the key goes in (default: the preset's, e.g. Authorization).")
+    String authHeader;
+
+    @Option(names = "--auth-scheme", paramLabel = "WORD", description = "Word before the key in that header (default: the preset's, Bearer for openai); \"\" for the key alone.")
+    String authScheme;
 
     @Option(names = "--path", paramLabel = "PREFIX", description = "Allowed path prefix (GET and POST); repeat. Replaces the preset's list.")
     List<String> paths;
@@ -55,11 +76,21 @@ final class RelayCommand implements Callable<Integer> {
     @Option(names = "--allow-cidr", paramLabel = "CIDR", description = "Let the upstream resolve into this otherwise-refused range; repeat.")
     List<String> allowCidr;
 
-    @Option(names = "--resolver", paramLabel = "IP:PORT", description = "DNS server to use instead of /etc/resolv.conf.")
-    String resolver;
-
     @Option(names = "--ca", paramLabel = "FILE", description = "PEM CA certificate(s) to trust for the upstream besides the system's (tests, private APIs).")
     Path ca;
+
+    @Option(names = "--tokens-per-day", paramLabel = "N", description = "Prompt plus completion tokens per UTC day; over it, calls get 429 until midnight UTC (default: no limit).")
+    Long tokensPerDay;
+
+    @Option(names = "--requests-per-minute", paramLabel = "N", description = "Calls in any 60 seconds; over it, calls get 429 with Retry-After (default: no limit).")
+    Integer requestsPerMinute;
+
+    @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "enclave.yaml: run a relay for every llm: entry (each on its own listen address); "
+            + "with one entry, the flags above override its values.")
+    Path configFile;
+
+    @Option(names = "--resolver", paramLabel = "IP:PORT", description = "DNS server to use instead of /etc/resolv.conf.")
+    String resolver;
 
     @Option(names = "--audit", paramLabel = "FILE", description = "Append audit JSON lines here (default: standard output).")
     Path audit;
@@ -70,68 +101,251 @@ final class RelayCommand implements Callable<Integer> {
     @Option(names = "--debug", description = "Print stack traces on errors.")
     boolean debug;
 
+    /** One relay to run: what it serves, its key, its budget. */
+    record Relay(String name, RelaySettings settings, RelayKey key, long tokensPerDay, int requestsPerMinute) {
+        /** {@code $VAR} or {@code file PATH}, never the key. */
+        String keySource() {
+            return key.source().startsWith("env ") ? "$" + key.source().substring(4) : key.source();
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
-        RelaySettings settings = settings();
-        String key = key();
+        List<Relay> relays = relays();
         AuditLog log = Foreground.openAudit(audit);
-        RelayServer server = new RelayServer(settings, () -> key, log);
-        InetSocketAddress bound;
-        try {
-            bound = server.start();
-        } catch (IOException e) {
-            log.close();
-            throw UserError.usage(e.getMessage() + "; choose another --listen, stop what holds the port, or fix --ca");
+        List<RelayServer> servers = new ArrayList<>();
+        AutoCloseable all = () -> servers.forEach(RelayServer::close);
+        for (Relay r : relays) {
+            RelayBudget budget = new RelayBudget(r.tokensPerDay(), r.requestsPerMinute(), Clock.systemUTC(),
+                    UsageObserver.auditAlerts(log, r.settings()));
+            String value = r.key().value();
+            RelayServer server = new RelayServer(r.settings(), () -> value, log, budget);
+            servers.add(server);
+            InetSocketAddress bound;
+            try {
+                bound = server.start();
+            } catch (IOException e) {
+                all.close();
+                log.close();
+                throw UserError.usage((r.name().isEmpty() ? "" : r.name() + ": ") + e.getMessage()
+                        + "; choose another listen address, stop what holds the port, or fix the CA file");
+            }
+            System.err.println(describe(r, bound));
         }
-        StringJoiner prefixes = new StringJoiner(" ");
-        settings.routes().forEach(r -> prefixes.add(r.prefix()));
-        String host = bound.getAddress().getHostAddress();
-        System.err.println("enclave relay: listening on " + (host.contains(":") ? "[" + host + "]" : host) + ":" + bound.getPort()
-                + ", forwarding " + prefixes + " to " + settings.upstream() + " (" + settings.preset().id()
-                + ", key from $" + keyEnv + ")");
-        Foreground.runUntilStopped("relay", server, log);
+        Foreground.runUntilStopped("relay", all, log);
         return ExitCodes.OK;
     }
 
-    RelaySettings settings() {
-        InetSocketAddress at = flag("--listen", listen, ConfigValues::socketAddress);
-        URI up = flag("--upstream", upstream, RelaySettings::parseUpstream);
-        RelayPreset p = flag("--preset", preset, RelayPreset::parse);
-        List<RelayRoute> routes = paths == null ? List.of()
-                : flags("--path", paths, prefix -> new RelayRoute(prefix, RelayRoute.CUSTOM_METHODS));
-        if (ca != null && !Files.isReadable(ca)) {
-            throw UserError.usage("--ca " + ca + ": file not found or not readable; give a PEM CA certificate");
+    private static String describe(Relay r, InetSocketAddress bound) {
+        RelaySettings s = r.settings();
+        StringJoiner prefixes = new StringJoiner(" ");
+        s.routes().forEach(route -> prefixes.add(route.prefix()));
+        String host = bound.getAddress().getHostAddress();
+        StringBuilder line = new StringBuilder("enclave relay: ");
+        if (!r.name().isEmpty()) {
+            line.append(r.name()).append(": ");
         }
-        return new RelaySettings(at, up, p, routes,
-                resolve == null ? List.of() : flags("--resolve", resolve, ResolvePin::parse),
-                allowCidr == null ? List.of() : flags("--allow-cidr", allowCidr, Cidr::parse),
-                resolver == null ? null : flag("--resolver", resolver, ConfigValues::socketAddress),
-                ca,
-                RelaySettings.DEFAULT_CONNECT_TIMEOUT,
-                idleTimeout == null ? RelaySettings.DEFAULT_IDLE_TIMEOUT
-                        : flag("--idle-timeout", idleTimeout, EgressCommand.ConfigEgressFlags::positive));
-    }
-
-    /** The key from the environment; the error names the variable, never a value. */
-    private String key() {
-        if (!ENV_NAME.matcher(keyEnv).matches()) {
-            // Not echoed: what was given may be the key itself, and this line goes to logs.
-            throw UserError.usage("--key-env takes the name of an environment variable (letters, digits, _), e.g. "
-                    + "--key-env ENCLAVE_LLM_API_KEY; never the key itself");
-        }
-        String key = System.getenv(keyEnv);
-        if (key == null || key.isBlank()) {
-            throw UserError.usage("--key-env " + keyEnv + ": the variable is not set or empty; export it with the API key before starting the relay");
-        }
-        key = key.strip();
-        for (int i = 0; i < key.length(); i++) {
-            char c = key.charAt(i);
-            if (c < 0x21 || c > 0x7e) {
-                throw UserError.usage("--key-env " + keyEnv + ": the key holds a space, line break or non-ASCII character; "
-                        + "an API key is one printable token");
+        line.append("listening on ").append(host.contains(":") ? "[" + host + "]" : host).append(':').append(bound.getPort())
+                .append(", forwarding ").append(prefixes).append(" to ").append(s.upstream())
+                .append(" (").append(s.preset().id()).append(", key from ").append(r.keySource()).append(')');
+        if (r.tokensPerDay() > 0 || r.requestsPerMinute() > 0) {
+            line.append(", budget");
+            if (r.tokensPerDay() > 0) {
+                line.append(' ').append(r.tokensPerDay()).append(" tokens/day");
+            }
+            if (r.requestsPerMinute() > 0) {
+                line.append(' ').append(r.requestsPerMinute()).append(" requests/min");
             }
         }
-        return key;
+        return line.toString();
+    }
+
+    /** The relays to run: the flags alone, or every llm: entry of the config with the flags over a single one. */
+    List<Relay> relays() {
+        if (configFile == null) {
+            return List.of(fromFlags());
+        }
+        EnclaveConfig file;
+        try {
+            file = ConfigLoader.load(configFile);
+        } catch (ConfigException e) {
+            throw UserError.usage(e.getMessage());
+        }
+        List<LlmConfig> entries = file.llm();
+        if (entries.isEmpty()) {
+            throw UserError.usage(configFile + " has no llm: entries; add one (see the README's relay section), or run without -c");
+        }
+        if (entries.size() > 1 && anyEntryFlag()) {
+            throw UserError.usage(configFile + " has " + entries.size() + " llm: entries and the flags would apply to one of"
+                    + " them; put the values in the file, or keep only --audit, --resolver, --idle-timeout and --debug");
+        }
+        for (int i = 0; i < entries.size(); i++) {
+            for (int j = 0; j < i; j++) {
+                if (sameListener(entries.get(i).listen(), entries.get(j).listen())) {
+                    // The config allows this with disjoint paths, for a front that routes by path; this
+                    // command runs one upstream per listen address.
+                    throw UserError.usage(configFile + ": llm[" + i + "] listens on " + format(entries.get(i).listen())
+                            + " where llm[" + j + "] does; enclave relay runs one upstream per listen address,"
+                            + " so give each llm: entry its own listen address (e.g. another port)");
+                }
+            }
+        }
+        List<Relay> out = new ArrayList<>();
+        for (int i = 0; i < entries.size(); i++) {
+            out.add(fromEntry(entries.size() == 1 ? "" : "llm[" + i + "]", "llm[" + i + "]", entries.get(i)));
+        }
+        return out;
+    }
+
+    private boolean anyEntryFlag() {
+        return listen != null || upstream != null || preset != null || keyEnv != null || keyFile != null
+                || authHeader != null || authScheme != null || paths != null || resolve != null || allowCidr != null
+                || ca != null || tokensPerDay != null || requestsPerMinute != null;
+    }
+
+    private Relay fromFlags() {
+        if (listen == null || upstream == null) {
+            throw UserError.usage("give --listen and --upstream (e.g. --listen 10.77.1.1:4000 --upstream https://api.openai.com),"
+                    + " or -c enclave.yaml with an llm: entry");
+        }
+        InetSocketAddress at = flag("--listen", listen, ConfigValues::socketAddress);
+        URI up = flag("--upstream", upstream, RelaySettings::parseUpstream);
+        RelayPreset p = flag("--preset", preset == null ? "openai" : preset, RelayPreset::parse);
+        List<RelayRoute> routes = paths == null ? List.of() : flags("--path", paths, RelayCommand::route);
+        RelaySettings settings = settings(at, up, p, routes,
+                resolve == null ? List.of() : flags("--resolve", resolve, ResolvePin::parse),
+                allowCidr == null ? List.of() : flags("--allow-cidr", allowCidr, Cidr::parse),
+                checkedCa("--ca", ca), authHeader, authScheme, "--auth-header/--auth-scheme");
+        return new Relay("", settings, key(null, null), budgetTokens(0), budgetRate(0));
+    }
+
+    private Relay fromEntry(String name, String where, LlmConfig e) {
+        String in = configFile + " " + where;
+        InetSocketAddress at = listen == null ? e.listen() : flag("--listen", listen, ConfigValues::socketAddress);
+        URI up = upstream == null ? entryValue(in + " upstream", e.upstream().toString(), RelaySettings::parseUpstream)
+                : flag("--upstream", upstream, RelaySettings::parseUpstream);
+        RelayPreset p = preset == null ? RelayPreset.parse(e.preset()) : flag("--preset", preset, RelayPreset::parse);
+        List<RelayRoute> routes = paths != null ? flags("--path", paths, RelayCommand::route)
+                : e.paths().stream().map(RelayCommand::route).toList();
+        RelaySettings settings = settings(at, up, p, routes,
+                resolve == null ? e.resolve() : flags("--resolve", resolve, ResolvePin::parse),
+                allowCidr == null ? e.allowCidr() : flags("--allow-cidr", allowCidr, Cidr::parse),
+                ca != null ? checkedCa("--ca", ca) : checkedCa(in + " ca", e.ca()),
+                authHeader != null ? authHeader : e.authHeader(),
+                authScheme != null ? authScheme : e.authScheme(),
+                in + " auth_header/auth_scheme");
+        RelayKey key = key(e, in);
+        return new Relay(name, settings, key, budgetTokens(e.tokensPerDay()),
+                budgetRate(Math.toIntExact(e.requestsPerMinute())));
+    }
+
+    private RelaySettings settings(InetSocketAddress at, URI up, RelayPreset p, List<RelayRoute> routes,
+                                   List<ResolvePin> pins, List<Cidr> cidrs, Path caFile, String header, String scheme,
+                                   String authSource) {
+        try {
+            return new RelaySettings(at, up, p, routes, pins, cidrs,
+                    resolver == null ? null : flag("--resolver", resolver, ConfigValues::socketAddress),
+                    caFile,
+                    RelaySettings.DEFAULT_CONNECT_TIMEOUT,
+                    idleTimeout == null ? RelaySettings.DEFAULT_IDLE_TIMEOUT
+                            : flag("--idle-timeout", idleTimeout, EgressCommand.ConfigEgressFlags::positive),
+                    header, scheme);
+        } catch (IllegalArgumentException e) {
+            throw UserError.usage(authSource + ": " + e.getMessage());
+        }
+    }
+
+    private static RelayRoute route(String prefix) {
+        return new RelayRoute(prefix, RelayRoute.CUSTOM_METHODS);
+    }
+
+    private static Path checkedCa(String name, Path file) {
+        if (file != null && !Files.isReadable(file)) {
+            throw UserError.usage(name + " " + file + ": file not found or not readable; give a PEM CA certificate");
+        }
+        return file;
+    }
+
+    private long budgetTokens(long fromFile) {
+        if (tokensPerDay == null) {
+            return fromFile;
+        }
+        if (tokensPerDay < 1) {
+            throw UserError.usage("--tokens-per-day " + tokensPerDay + ": give at least 1, or leave it out for no limit");
+        }
+        return tokensPerDay;
+    }
+
+    private int budgetRate(int fromFile) {
+        if (requestsPerMinute == null) {
+            return fromFile;
+        }
+        if (requestsPerMinute < 1 || requestsPerMinute > RelayBudget.MAX_REQUESTS_PER_MINUTE) {
+            throw UserError.usage("--requests-per-minute " + requestsPerMinute + ": give 1 to " + RelayBudget.MAX_REQUESTS_PER_MINUTE
+                    + ", or leave it out for no limit");
+        }
+        return requestsPerMinute;
+    }
+
+    /**
+     * The key from {@code --key-env}/{@code --key-file}, else from the entry's {@code key:}; exactly
+     * one source. Errors name the variable or file, never a value.
+     */
+    private RelayKey key(LlmConfig entry, String where) {
+        if (keyEnv != null && keyFile != null) {
+            throw UserError.usage("give --key-env or --key-file, not both");
+        }
+        String env = keyEnv;
+        Path file = keyFile;
+        String envName = "--key-env";
+        String fileName = "--key-file";
+        if (env == null && file == null && entry != null) {
+            env = entry.keyEnv();
+            file = entry.keyFile();
+            envName = where + " key.env";
+            fileName = where + " key.file";
+        }
+        if (env == null && file == null) {
+            throw UserError.usage((entry == null ? "" : where + " has no key; ")
+                    + "give --key-env VAR (an environment variable holding the API key) or --key-file FILE (a 0600 file);"
+                    + " never the key itself");
+        }
+        try {
+            if (file != null) {
+                if (!Files.exists(file) && !Files.isSymbolicLink(file)) {
+                    // Not echoed: a value that names no file may be the key itself, and this line goes to logs.
+                    throw UserError.usage(fileName + ": no such file (the value is not repeated, in case it is the key);"
+                            + " give the path of a file holding the API key on one line, mode 0600");
+                }
+                return RelayKey.fromFile(file);
+            }
+            if (!ENV_NAME.matcher(env).matches()) {
+                // Not echoed: what was given may be the key itself, and this line goes to logs.
+                throw UserError.usage(envName + " takes the name of an environment variable (letters, digits, _), e.g. "
+                        + "--key-env ENCLAVE_LLM_API_KEY; never the key itself");
+            }
+            return RelayKey.fromEnv(env, System.getenv());
+        } catch (RelayKeyException e) {
+            throw UserError.usage((file != null ? fileName : envName) + ": " + e.getMessage());
+        }
+    }
+
+    private static boolean sameListener(InetSocketAddress a, InetSocketAddress b) {
+        return a.getPort() == b.getPort()
+                && (a.getAddress().equals(b.getAddress()) || a.getAddress().isAnyLocalAddress() || b.getAddress().isAnyLocalAddress());
+    }
+
+    private static String format(InetSocketAddress a) {
+        String host = a.getAddress().getHostAddress();
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+    }
+
+    private static <T> T entryValue(String name, String value, Function<String, T> parser) {
+        try {
+            return parser.apply(value);
+        } catch (IllegalArgumentException e) {
+            throw UserError.usage(name + ": " + e.getMessage());
+        }
     }
 
     private static <T> T flag(String name, String value, Function<String, T> parser) {

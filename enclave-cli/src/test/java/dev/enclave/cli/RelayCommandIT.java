@@ -10,6 +10,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -29,7 +30,9 @@ class RelayCommandIT {
     void relayHasHelp() throws Exception {
         EnclaveJar.Result r = EnclaveJar.run("relay", "--help");
         assertThat(r.exit()).isZero();
-        assertThat(r.out()).contains("--key-env").contains("--upstream").contains("--preset");
+        assertThat(r.out()).contains("--key-env").contains("--key-file").contains("--upstream").contains("--preset")
+                .contains("--auth-header").contains("--auth-scheme").contains("--tokens-per-day")
+                .contains("--requests-per-minute").contains("--config");
     }
 
     @ParameterizedTest(name = "relay {0} exits 2 with a one-line reason")
@@ -42,7 +45,13 @@ class RelayCommandIT {
             --path=/v1/../admin                  | dot-segment
             --listen=localhost:4000              | not a numeric IP address
             --key-env=sk-looks-like-a-key        | never the key itself
-            --key-env=ENCLAVE_RELAY_UNSET_VAR    | not set or empty
+            --key-env=ENCLAVE_RELAY_UNSET_VAR    | ENCLAVE_RELAY_UNSET_VAR is not set
+            --key-file=/nonexistent/key          | no such file
+            --key-file=sk-looks-like-a-key       | not repeated, in case it is the key
+            --auth-header=Host                   | cannot carry the key
+            --auth-scheme=two words              | must be one word
+            --tokens-per-day=0                   | at least 1
+            --requests-per-minute=0              | give 1 to 100000
             --ca=/nonexistent/ca.pem             | --ca /nonexistent/ca.pem
             """)
     void badFlagsExit2WithOneLine(String flag, String expected) throws Exception {
@@ -51,6 +60,9 @@ class RelayCommandIT {
         args.put("--listen", "127.0.0.1:0");
         args.put("--upstream", "https://api.openai.com");
         args.put("--key-env", "ENCLAVE_RELAY_TEST_KEY");
+        if (kv[0].equals("--key-file")) {
+            args.remove("--key-env");
+        }
         args.put(kv[0], kv[1]);
         java.util.List<String> argv = new java.util.ArrayList<>(java.util.List.of("relay"));
         args.forEach((k, v) -> {
@@ -114,6 +126,188 @@ class RelayCommandIT {
         assertThat(lines).contains("\"event\":\"start\"").contains("\"path\":\"/v1/files\"").contains("\"status\":502");
         assertThat(lines).doesNotContain(KEY);
         assertThat(printed).doesNotContain(KEY);
+    }
+
+    @Test
+    void aKeyFileThatOthersCanReadExits2WithTheFixAndNeverTheKey() throws Exception {
+        Path keyFile = tmp.resolve("llm.key");
+        Files.writeString(keyFile, KEY + "\n");
+        Files.setPosixFilePermissions(keyFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        String err = exit2(java.util.Map.of(), "relay", "--listen", "127.0.0.1:0", "--upstream", "https://api.openai.com",
+                "--key-file", keyFile.toString());
+        assertThat(err).contains("--key-file").contains("mode 0644").contains("chmod 600 " + keyFile);
+    }
+
+    @Test
+    void exactlyOneKeySourceIsRequired() throws Exception {
+        Path keyFile = tmp.resolve("llm.key");
+        Files.writeString(keyFile, KEY);
+        Files.setPosixFilePermissions(keyFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        assertThat(exit2(java.util.Map.of("ENCLAVE_RELAY_TEST_KEY", KEY), "relay", "--listen", "127.0.0.1:0",
+                "--upstream", "https://api.openai.com", "--key-env", "ENCLAVE_RELAY_TEST_KEY", "--key-file", keyFile.toString()))
+                .contains("give --key-env or --key-file, not both");
+        assertThat(exit2(java.util.Map.of(), "relay", "--listen", "127.0.0.1:0", "--upstream", "https://api.openai.com"))
+                .contains("give --key-env VAR").contains("--key-file FILE");
+    }
+
+    @Test
+    void aKeyFileAndARequestRateBudgetFromTheCommandLine() throws Exception {
+        int closedPort;
+        try (ServerSocket s = new ServerSocket(0)) {
+            closedPort = s.getLocalPort();
+        }
+        Path keyFile = tmp.resolve("llm.key");
+        Files.writeString(keyFile, KEY + "\n");
+        Files.setPosixFilePermissions(keyFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        Path audit = tmp.resolve("relay-audit.log");
+        Path output = tmp.resolve("relay-output.txt");
+        ProcessBuilder pb = EnclaveJar.command("relay", "--listen", "127.0.0.1:0", "--upstream", "https://api.llm.test",
+                "--key-file", keyFile.toString(), "--requests-per-minute", "1", "--tokens-per-day", "100000",
+                "--resolve", "api.llm.test:443=127.0.0.1:" + closedPort, "--allow-cidr", "127.0.0.1/32",
+                "--audit", audit.toString()).redirectErrorStream(true);
+        pb.redirectOutput(output.toFile());
+        Process relay = pb.start();
+        try {
+            String first = lines(output, relay, 1).get(0);
+            assertThat(first).contains("key from file " + keyFile).contains("budget 100000 tokens/day 1 requests/min");
+            int port = port(first);
+            HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+            HttpRequest chat = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
+                    .header("Content-Type", "application/json").header("Authorization", "Bearer placeholder")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"gpt-4o\"}")).build();
+            HttpResponse<String> admitted = http.send(chat, HttpResponse.BodyHandlers.ofString());
+            assertThat(admitted.statusCode()).isEqualTo(502); // admitted (the upstream is down), so it used the minute's one call
+            HttpResponse<String> over = http.send(chat, HttpResponse.BodyHandlers.ofString());
+            assertThat(over.statusCode()).isEqualTo(429);
+            assertThat(over.body()).contains("over this relay's request rate: 1 of 1 requests in the last minute");
+            assertThat(over.headers().firstValue("retry-after")).isPresent();
+        } finally {
+            relay.destroy();
+            assertThat(relay.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        }
+        String lines = Files.readString(audit);
+        assertThat(lines).contains("\"status\":429").contains("\"limit\":\"requests_per_minute\"")
+                .contains("\"event\":\"budget_alert\"").contains("\"model\":\"gpt-4o\"");
+        assertThat(lines + Files.readString(output)).doesNotContain(KEY);
+    }
+
+    @Test
+    void aConfigRunsARelayForEveryLlmEntry() throws Exception {
+        Path config = tmp.resolve("enclave.yaml");
+        Files.writeString(config, "llm:\n"
+                + "  - listen: 127.0.0.1:0\n"
+                + "    upstream: \"https://api.openai.test\"\n"
+                + "    key: { env: ENCLAVE_RELAY_TEST_KEY }\n"
+                + "    budget: { requests_per_minute: 5 }\n"
+                + "  - preset: anthropic\n"
+                + "    listen: 127.0.0.2:0\n"
+                + "    upstream: \"https://api.anthropic.test\"\n"
+                + "    key: { env: ENCLAVE_RELAY_OTHER_KEY }\n");
+        Path audit = tmp.resolve("relay-audit.log");
+        Path output = tmp.resolve("relay-output.txt");
+        ProcessBuilder pb = EnclaveJar.command("relay", "-c", config.toString(), "--audit", audit.toString())
+                .redirectErrorStream(true);
+        pb.redirectOutput(output.toFile());
+        pb.environment().put("ENCLAVE_RELAY_TEST_KEY", KEY);
+        pb.environment().put("ENCLAVE_RELAY_OTHER_KEY", KEY + "-other");
+        Process relay = pb.start();
+        try {
+            List<String> started = lines(output, relay, 2);
+            assertThat(started.get(0)).startsWith("enclave relay: llm[0]: listening on 127.0.0.1:")
+                    .contains("to https://api.openai.test (openai, key from $ENCLAVE_RELAY_TEST_KEY), budget 5 requests/min");
+            assertThat(started.get(1)).startsWith("enclave relay: llm[1]: listening on 127.0.0.2:")
+                    .contains("forwarding /v1/messages /v1/models to https://api.anthropic.test (anthropic, key from $ENCLAVE_RELAY_OTHER_KEY)");
+            HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+            for (String line : started) {
+                String host = line.contains("127.0.0.2") ? "127.0.0.2" : "127.0.0.1";
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://" + host + ":" + port(line) + "/v1/files"))
+                        .GET().build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(r.statusCode()).as(line).isEqualTo(403);
+            }
+        } finally {
+            relay.destroy();
+            assertThat(relay.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        }
+        String lines = Files.readString(audit);
+        assertThat(lines).contains("\"upstream\":\"https://api.openai.test\"").contains("\"upstream\":\"https://api.anthropic.test\"")
+                .contains("\"upstream\":\"api.openai.test\",\"status\":403").contains("\"upstream\":\"api.anthropic.test\",\"status\":403");
+        assertThat(lines + Files.readString(output)).doesNotContain(KEY);
+    }
+
+    @Test
+    void configEntriesSharingAListenAddressAreRefusedWithTheReason() throws Exception {
+        Path config = tmp.resolve("enclave.yaml");
+        Files.writeString(config, "llm:\n"
+                + "  - { listen: 127.0.0.1:4000, upstream: \"https://api.openai.test\", key: { env: K }, paths: [ /v1/chat ] }\n"
+                + "  - { listen: 127.0.0.1:4000, upstream: \"https://api.anthropic.test\", key: { env: K }, paths: [ /v1/messages ] }\n");
+        assertThat(exit2(java.util.Map.of("K", KEY), "relay", "-c", config.toString()))
+                .contains("llm[1] listens on 127.0.0.1:4000 where llm[0] does")
+                .contains("give each llm: entry its own listen address");
+    }
+
+    @Test
+    void entryFlagsWithSeveralConfigEntriesAreRefused() throws Exception {
+        Path config = tmp.resolve("enclave.yaml");
+        Files.writeString(config, "llm:\n"
+                + "  - { listen: 127.0.0.1:4000, upstream: \"https://api.openai.test\", key: { env: K } }\n"
+                + "  - { listen: 127.0.0.1:4001, upstream: \"https://api.anthropic.test\", key: { env: K } }\n");
+        assertThat(exit2(java.util.Map.of("K", KEY), "relay", "-c", config.toString(), "--requests-per-minute", "3"))
+                .contains("has 2 llm: entries and the flags would apply to one of them");
+    }
+
+    @ParameterizedTest(name = "enclave {0} -c refuses a relayed host that is also on egress.allow")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"egress", "relay"})
+    void aRelayedHostOnTheConnectAllowlistIsRefusedNamingBothEntries(String verb) throws Exception {
+        Path config = tmp.resolve("enclave.yaml");
+        Files.writeString(config, "egress:\n"
+                + "  listen: 127.0.0.1:0\n"
+                + "  allow: [ \"docs.example.test:443\", \"api.openai.test:443\" ]\n"
+                + "llm:\n"
+                + "  - listen: 127.0.0.1:0\n"
+                + "    upstream: \"https://api.openai.test\"\n"
+                + "    key: { env: ENCLAVE_RELAY_TEST_KEY }\n");
+        String err = exit2(java.util.Map.of("ENCLAVE_RELAY_TEST_KEY", KEY), verb, "-c", config.toString());
+        assertThat(err).contains(config + ":3 egress.allow[1]: \"api.openai.test:443\" covers api.openai.test, the upstream of llm[0] (line 6)")
+                .contains("remove it from egress.allow");
+    }
+
+    /** Runs {@code args}, expects exit 2 with one line on standard error (never the key), and returns it. */
+    private static String exit2(java.util.Map<String, String> env, String... args) throws Exception {
+        ProcessBuilder pb = EnclaveJar.command(args);
+        pb.environment().remove("ENCLAVE_RELAY_TEST_KEY");
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(err).isEqualTo(2);
+        assertThat(err.strip().lines()).as(err).hasSize(1);
+        assertThat(err).startsWith("enclave: ");
+        assertThat(out + err).doesNotContain(KEY);
+        return err.strip();
+    }
+
+    private static int port(String listeningLine) {
+        Matcher m = Pattern.compile("listening on [0-9.]+:(\\d+)").matcher(listeningLine);
+        assertThat(m.find()).as(listeningLine).isTrue();
+        return Integer.parseInt(m.group(1));
+    }
+
+    /** The first {@code n} lines the process printed (waits up to 30 s for them). */
+    private static List<String> lines(Path output, Process p, int n) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            List<String> lines = Files.readString(output).lines().toList();
+            if (lines.size() >= n && Files.readString(output).endsWith("\n")) {
+                return lines.subList(0, n);
+            }
+            if (!p.isAlive()) {
+                throw new AssertionError("relay exited " + p.exitValue() + ": " + Files.readString(output));
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("relay printed fewer than " + n + " lines in 30 s: " + Files.readString(output));
     }
 
     /** The first line the process printed (waits up to 30 s for it). */

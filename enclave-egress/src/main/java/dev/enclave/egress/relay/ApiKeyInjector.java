@@ -25,12 +25,12 @@ final class ApiKeyInjector {
     /** Never removed because the client listed them in {@code Connection}: they frame the body. */
     private static final Set<String> FRAMING = Set.of("content-length", "transfer-encoding", "host", "content-type");
 
-    private final RelayPreset preset;
+    private final RelaySettings settings;
     private final String hostHeader;
 
-    ApiKeyInjector(RelayPreset preset, String hostHeader) {
-        this.preset = preset;
-        this.hostHeader = hostHeader;
+    ApiKeyInjector(RelaySettings settings) {
+        this.settings = settings;
+        this.hostHeader = settings.upstreamHostHeader();
     }
 
     void apply(HttpHeaders h, String key) {
@@ -49,6 +49,6 @@ final class ApiKeyInjector {
         // The relay passes bodies through unread, but a usage reader fed from them (and the audit's
         // byte counts) need them uncompressed; LLM answers are small text and SSE is never compressed.
         h.set(HttpHeaderNames.ACCEPT_ENCODING, "identity");
-        h.set(preset.authHeader(), preset.authScheme() + key);
+        h.set(settings.authHeader(), settings.authValue(key));
     }
 }

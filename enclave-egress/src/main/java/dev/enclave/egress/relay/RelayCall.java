@@ -51,6 +51,9 @@ public final class RelayCall {
     long bytesDown;
     Outcome outcome;
     String reason;
+    /** The request's {@code Content-Type} and {@code Content-Encoding} (null when absent), for body readers. */
+    String requestContentType;
+    String requestContentEncoding;
 
     RelayCall(InetAddress client, String method, String path, boolean hadQuery) {
         this.client = client;
@@ -95,6 +98,16 @@ public final class RelayCall {
     /** How the call ended; null while it is in progress. */
     public Outcome outcome() {
         return outcome;
+    }
+
+    /** The request's {@code Content-Type}, or null when it sent none. */
+    public String requestContentType() {
+        return requestContentType;
+    }
+
+    /** The request's {@code Content-Encoding}, or null when it sent none. */
+    public String requestContentEncoding() {
+        return requestContentEncoding;
     }
 
     /** Nanosecond timestamp ({@link System#nanoTime()}) at which the request head arrived. */

@@ -28,8 +28,15 @@ public interface RelayCallObserver {
         RelayCallObserver start(RelayCall call);
     }
 
-    /** A refusal the relay sends instead of forwarding (e.g. 429 over budget). */
-    record Refusal(int status, String code, String text) {
+    /**
+     * A refusal the relay sends instead of forwarding (e.g. 429 over budget).
+     *
+     * @param retryAfterSeconds sent as {@code Retry-After} when above 0
+     */
+    record Refusal(int status, String code, String text, long retryAfterSeconds) {
+        public Refusal(int status, String code, String text) {
+            this(status, code, text, 0);
+        }
     }
 
     /** Called once the path and method are allowed, before anything goes upstream; null lets the call go on. */

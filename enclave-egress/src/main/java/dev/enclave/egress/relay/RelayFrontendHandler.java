@@ -141,10 +141,12 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
             refuse(400, "bad_request", "only Transfer-Encoding: chunked is accepted", null, true);
             return;
         }
+        call.requestContentType = h.get(HttpHeaderNames.CONTENT_TYPE);
+        call.requestContentEncoding = h.get(HttpHeaderNames.CONTENT_ENCODING);
         observer = rt.observers().start(call);
         RelayCallObserver.Refusal refusal = observer.admit(call);
         if (refusal != null) {
-            refuse(refusal.status(), refusal.code(), refusal.text(), null, expectsContinue);
+            refuse(refusal.status(), refusal.code(), refusal.text(), null, refusal.retryAfterSeconds(), expectsContinue);
             return;
         }
         String key = rt.key().get();
@@ -163,7 +165,9 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         pending.add(req);
         Future<RelayBackendHandler> acquired = rt.upstream().acquire(ctx.channel().eventLoop());
         if (acquired.isSuccess()) {
-            use(acquired.getNow()); // a pooled connection: no wait
+            // A pooled connection: no wait. No flush here either: the body parts of this read follow,
+            // and channelReadComplete flushes head and body together (one TLS record, one write).
+            use(acquired.getNow(), false);
             return;
         }
         connecting = true;
@@ -227,10 +231,11 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
             badGateway(failure);
             return;
         }
-        use(f.getNow());
+        use(f.getNow(), true);
     }
 
-    private void use(RelayBackendHandler h) {
+    /** Lends {@code h} to the call and writes what was read so far; {@code flush} unless a read's completion will. */
+    private void use(RelayBackendHandler h, boolean flush) {
         backend = h;
         h.bind(this);
         call.reusedConnection = h.reused();
@@ -245,7 +250,9 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         while (!pending.isEmpty()) {
             writeUpstream(pending.poll());
         }
-        up.flush();
+        if (flush) {
+            up.flush();
+        }
         updateReading();
     }
 
@@ -287,8 +294,11 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         h.remove(HttpHeaderNames.CONNECTION);
         RESPONSE_DROPPED.forEach(h::remove);
-        // The HTTP/2 conversion's own fields (x-http2-stream-id, ...) describe the upstream stream.
-        h.names().stream().filter(n -> n.regionMatches(true, 0, "x-http2-", 0, 8)).toList().forEach(h::remove);
+        if (backend != null && backend.http2()) {
+            // The HTTP/2 conversion's own fields (x-http2-stream-id, ...) describe the upstream stream.
+            // Only an h2 upstream has them; names() copies every name, so HTTP/1.1 answers skip this.
+            h.names().stream().filter(n -> n.regionMatches(true, 0, "x-http2-", 0, 8)).toList().forEach(h::remove);
+        }
         if (!interim) {
             int code = r.status().code();
             call.status = code;
@@ -352,6 +362,9 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         discarding = bodyLeft;
         while (!held.isEmpty() && !(call != null && requestDone) && ctx.channel().isActive()) {
             handle(held.poll());
+        }
+        if (backend != null) {
+            backend.channel().flush(); // a pipelined request started here, outside a client read
         }
         updateReading();
     }
@@ -422,6 +435,10 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
 
     /** Answers the call here; its body (if any) is read and dropped unless {@code closeNow}. */
     private void refuse(int status, String code, String text, String allow, boolean closeNow) {
+        refuse(status, code, text, allow, 0, closeNow);
+    }
+
+    private void refuse(int status, String code, String text, String allow, long retryAfterSeconds, boolean closeNow) {
         call.outcome = RelayCall.Outcome.REFUSED;
         call.reason = code;
         call.status = status;
@@ -431,10 +448,14 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         } else {
             discarding = true;
         }
-        sendError(status, code, text, allow, closeNow);
+        sendError(status, code, text, allow, retryAfterSeconds, closeNow);
     }
 
     private void sendError(int status, String code, String text, String allow, boolean closeNow) {
+        sendError(status, code, text, allow, 0, closeNow);
+    }
+
+    private void sendError(int status, String code, String text, String allow, long retryAfterSeconds, boolean closeNow) {
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),
                 Unpooled.copiedBuffer("enclave relay: " + text + "\n", StandardCharsets.UTF_8));
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
@@ -442,6 +463,9 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         r.headers().set("X-Enclave-Reason", code);
         if (allow != null) {
             r.headers().set(HttpHeaderNames.ALLOW, allow);
+        }
+        if (retryAfterSeconds > 0) {
+            r.headers().set(HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
         }
         if (closeAfterResponse) {
             r.headers().set(HttpHeaderNames.CONNECTION, "close");

@@ -5,11 +5,12 @@ import java.util.Locale;
 
 /**
  * How an LLM API takes its key, and which of its paths an agent needs. The relay removes every
- * credential the client sent and sets only {@link #authHeader()}: {@code authScheme + key}.
+ * credential the client sent and sets only {@link #authHeader()}: {@code authScheme + " " + key}, or the key alone
+ * when the scheme is empty.
  */
 public enum RelayPreset {
     /** OpenAI and OpenAI-compatible APIs: {@code Authorization: Bearer KEY}. */
-    OPENAI("Authorization", "Bearer ", List.of(
+    OPENAI("Authorization", "Bearer", List.of(
             RelayRoute.of("/v1/chat/completions", "POST"),
             RelayRoute.of("/v1/responses", "GET", "POST", "DELETE"),
             RelayRoute.of("/v1/completions", "POST"),
@@ -42,7 +43,7 @@ public enum RelayPreset {
         return authHeader;
     }
 
-    /** What goes before the key in that header ({@code "Bearer "} or nothing). */
+    /** The word before the key in that header ({@code "Bearer"}, without the space), or "" for the key alone. */
     public String authScheme() {
         return authScheme;
     }

@@ -63,7 +63,12 @@ public final class RelayServer implements AutoCloseable {
      *            rotated key takes effect without a restart); never logged
      */
     public RelayServer(RelaySettings settings, Supplier<String> key, AuditLog audit) {
-        this(settings, key, audit, RelayCallObserver.Factory.NONE);
+        this(settings, key, audit, RelayBudget.unlimited());
+    }
+
+    /** Audits each call's model and token usage ({@link UsageObserver}) and enforces {@code budget}. */
+    public RelayServer(RelaySettings settings, Supplier<String> key, AuditLog audit, RelayBudget budget) {
+        this(settings, key, audit, UsageObserver.factory(budget));
     }
 
     public RelayServer(RelaySettings settings, Supplier<String> key, AuditLog audit, RelayCallObserver.Factory observers) {
@@ -111,7 +116,7 @@ public final class RelayServer implements AutoCloseable {
         EgressPolicy policy = new EgressPolicy(policyConfig, Set.of(bound));
         RelayUpstream upstream = new RelayUpstream(target, policy, resolver, tls, socketType, connectMillis);
         runtime = new RelayRuntime(new RelayPathPolicy(settings.routes()),
-                new ApiKeyInjector(settings.preset(), settings.upstreamHostHeader()), key, upstream, audit, observers);
+                new ApiKeyInjector(settings), key, upstream, audit, observers);
 
         StringJoiner paths = new StringJoiner(" ");
         settings.routes().forEach(r -> paths.add(r.prefix()));
@@ -119,6 +124,7 @@ public final class RelayServer implements AutoCloseable {
                 .put("listen", bound.getAddress().getHostAddress() + ":" + bound.getPort())
                 .put("upstream", settings.upstream().toString())
                 .put("preset", settings.preset().id())
+                .put("auth_header", settings.authHeader())
                 .put("paths", paths.toString())
                 .put("allow_cidr", settings.allowCidr().toString())
                 .put("transport", epoll ? "epoll" : "nio"));

@@ -25,10 +25,17 @@ import java.util.List;
  * @param extraCa        PEM file with CA certificates trusted besides the JDK's (tests, private APIs), or null
  * @param connectTimeout for DNS, TCP connect and TLS handshake to the upstream, each
  * @param idleTimeout    a connection silent this long in both directions is closed (an answer may take minutes)
+ * @param authHeader     the header the key goes in; null for the preset's
+ * @param authScheme     the word before the key in that header ({@code Bearer}, without the space), "" for none;
+ *                       null for the preset's
  */
 public record RelaySettings(InetSocketAddress listen, URI upstream, RelayPreset preset, List<RelayRoute> routes,
                             List<ResolvePin> resolve, List<Cidr> allowCidr, InetSocketAddress resolver, Path extraCa,
-                            Duration connectTimeout, Duration idleTimeout) {
+                            Duration connectTimeout, Duration idleTimeout, String authHeader, String authScheme) {
+    /** Headers that frame or route the request: the key cannot go in them. */
+    private static final java.util.Set<String> NOT_AUTH_HEADERS = java.util.Set.of("host", "content-length",
+            "transfer-encoding", "connection", "content-type", "content-encoding", "te", "trailer", "upgrade",
+            "keep-alive", "expect", "accept-encoding");
 
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(15);
@@ -38,6 +45,56 @@ public record RelaySettings(InetSocketAddress listen, URI upstream, RelayPreset 
         resolve = List.copyOf(resolve);
         allowCidr = List.copyOf(allowCidr);
         upstreamTarget(upstream); // validates
+        authHeader = authHeader == null ? preset.authHeader() : checkAuthHeader(authHeader);
+        authScheme = authScheme == null ? preset.authScheme() : checkAuthScheme(authScheme);
+    }
+
+    /** The preset's header and scheme. */
+    public RelaySettings(InetSocketAddress listen, URI upstream, RelayPreset preset, List<RelayRoute> routes,
+                         List<ResolvePin> resolve, List<Cidr> allowCidr, InetSocketAddress resolver, Path extraCa,
+                         Duration connectTimeout, Duration idleTimeout) {
+        this(listen, upstream, preset, routes, resolve, allowCidr, resolver, extraCa, connectTimeout, idleTimeout, null, null);
+    }
+
+    /** The value of {@link #authHeader()}: {@code Bearer KEY}, or the key alone when the scheme is "". */
+    String authValue(String key) {
+        return authScheme.isEmpty() ? key : authScheme + " " + key;
+    }
+
+    private static String checkAuthHeader(String name) {
+        if (!isToken(name)) {
+            throw new IllegalArgumentException("auth header \"" + name + "\" is not a header name (letters, digits, -);"
+                    + " write e.g. Authorization or x-api-key");
+        }
+        if (NOT_AUTH_HEADERS.contains(name.toLowerCase(java.util.Locale.ROOT))) {
+            throw new IllegalArgumentException("auth header \"" + name + "\" frames or routes the request and cannot carry"
+                    + " the key; write the header the API reads its key from, e.g. Authorization");
+        }
+        return name;
+    }
+
+    private static String checkAuthScheme(String scheme) {
+        String word = scheme.strip();
+        if (!word.isEmpty() && !isToken(word)) {
+            throw new IllegalArgumentException("auth scheme \"" + scheme + "\" must be one word such as Bearer, or empty"
+                    + " for the key alone");
+        }
+        return word;
+    }
+
+    /** An HTTP token (RFC 9110 5.6.2). */
+    private static boolean isToken(String s) {
+        if (s.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
+            if (!ok) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Listen, upstream and preset; everything else default (the preset's paths, system DNS, JDK trust store). */

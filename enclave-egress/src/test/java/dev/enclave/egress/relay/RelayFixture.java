@@ -12,6 +12,7 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,10 +35,16 @@ final class RelayFixture implements AutoCloseable {
     final Path auditFile;
     final InetSocketAddress address;
 
-    private RelayFixture(RelaySettings settings, Supplier<String> key, Path dir) throws Exception {
+    private RelayFixture(RelaySettings settings, Supplier<String> key, Path dir, long tokensPerDay,
+                         int requestsPerMinute, Clock clock) throws Exception {
         auditFile = dir.resolve("relay-audit-" + System.nanoTime() + ".log");
         audit = AuditLog.open(auditFile);
-        server = new RelayServer(settings, key, audit);
+        if (tokensPerDay == 0 && requestsPerMinute == 0) {
+            server = new RelayServer(settings, key, audit); // the default wiring, as the CLI without budgets
+        } else {
+            server = new RelayServer(settings, key, audit, new RelayBudget(tokensPerDay, requestsPerMinute, clock,
+                    UsageObserver.auditAlerts(audit, settings)));
+        }
         address = server.start();
     }
 
@@ -58,11 +65,16 @@ final class RelayFixture implements AutoCloseable {
 
     /** The {@code event: call} audit lines so far. */
     List<JsonNode> calls() throws IOException {
+        return lines("call");
+    }
+
+    /** The audit lines of {@code event} so far. */
+    List<JsonNode> lines(String event) throws IOException {
         audit.flush();
         List<JsonNode> out = new ArrayList<>();
         for (String line : Files.readAllLines(auditFile)) {
             JsonNode n = JSON.readTree(line);
-            if (n.path("event").asText().equals("call")) {
+            if (n.path("event").asText().equals(event)) {
                 out.add(n);
             }
         }
@@ -99,6 +111,11 @@ final class RelayFixture implements AutoCloseable {
         private InetSocketAddress resolver = new InetSocketAddress("127.0.0.1", 9); // discard port: nothing answers
         private Path ca;
         private Supplier<String> key = () -> KEY;
+        private String authHeader;
+        private String authScheme;
+        private long tokensPerDay;
+        private int requestsPerMinute;
+        private Clock clock = Clock.systemUTC();
 
         Builder(Path dir) {
             this.dir = dir;
@@ -144,13 +161,29 @@ final class RelayFixture implements AutoCloseable {
             return this;
         }
 
+        /** Header and scheme the key goes in, instead of the preset's (null keeps the preset's). */
+        Builder auth(String header, String scheme) {
+            authHeader = header;
+            authScheme = scheme;
+            return this;
+        }
+
+        /** Budget limits (0 for none), counted on {@code c}. */
+        Builder budget(long tokens, int perMinute, Clock c) {
+            tokensPerDay = tokens;
+            requestsPerMinute = perMinute;
+            clock = c;
+            return this;
+        }
+
         RelaySettings settings() {
             return new RelaySettings(new InetSocketAddress("127.0.0.1", 0), RelaySettings.parseUpstream(upstream), preset,
-                    routes, pins, allowCidr, resolver, ca, Duration.ofSeconds(3), RelaySettings.DEFAULT_IDLE_TIMEOUT);
+                    routes, pins, allowCidr, resolver, ca, Duration.ofSeconds(3), RelaySettings.DEFAULT_IDLE_TIMEOUT,
+                    authHeader, authScheme);
         }
 
         RelayFixture start() throws Exception {
-            return new RelayFixture(settings(), key, dir);
+            return new RelayFixture(settings(), key, dir, tokensPerDay, requestsPerMinute, clock);
         }
     }
 }

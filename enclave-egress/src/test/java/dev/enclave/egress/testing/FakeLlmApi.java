@@ -36,6 +36,12 @@ public final class FakeLlmApi implements AutoCloseable {
     public static final String REPLY = "hello from the fake llm";
     /** The events of a streamed answer, in order; the last is followed by {@code data: [DONE]}. */
     public static final List<String> STREAM_WORDS = List.of("one", "two", "three");
+    /** Usage of a non-streamed chat completion. */
+    public static final int PROMPT_TOKENS = 3;
+    public static final int COMPLETION_TOKENS = 5;
+    /** Usage in the last chunk of a streamed one, sent when the request asks {@code stream_options.include_usage}. */
+    public static final int STREAM_PROMPT_TOKENS = 7;
+    public static final int STREAM_COMPLETION_TOKENS = 3;
 
     private final HttpsServer server;
     /** Size of the {@code GET /v1/big} answer. */
@@ -62,14 +68,16 @@ public final class FakeLlmApi implements AutoCloseable {
                 "{\"object\":\"list\",\"data\":[{\"id\":\"gpt-test\",\"object\":\"model\",\"created\":1700000000,\"owned_by\":\"enclave\"}]}"));
         server.createContext("/v1/chat/completions", ex -> {
             String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
-            if (body.replace(" ", "").contains("\"stream\":true")) {
-                stream(ex);
+            String compact = body.replace(" ", "");
+            if (compact.contains("\"stream\":true")) {
+                stream(ex, compact.contains("\"include_usage\":true"));
                 return;
             }
             reply(ex, 200, "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1700000000,"
                     + "\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\""
                     + REPLY + "\"},\"finish_reason\":\"stop\"}],"
-                    + "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":5,\"total_tokens\":8}}");
+                    + "\"usage\":{\"prompt_tokens\":" + PROMPT_TOKENS + ",\"completion_tokens\":" + COMPLETION_TOKENS
+                    + ",\"total_tokens\":" + (PROMPT_TOKENS + COMPLETION_TOKENS) + "}}");
         });
         server.createContext("/v1/big", ex -> {
             record(ex);
@@ -119,7 +127,7 @@ public final class FakeLlmApi implements AutoCloseable {
         }
     }
 
-    private void stream(HttpExchange ex) throws IOException {
+    private void stream(HttpExchange ex, boolean includeUsage) throws IOException {
         record(ex);
         CompletableFuture<String> outcome = streamOutcome;
         ex.getResponseHeaders().set("Content-Type", "text/event-stream");
@@ -141,6 +149,12 @@ public final class FakeLlmApi implements AutoCloseable {
                     event(out, "more");
                     Thread.sleep(10);
                 }
+            }
+            if (includeUsage) {
+                // As OpenAI sends it with stream_options.include_usage: a last chunk with no choices.
+                out.write(("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":" + STREAM_PROMPT_TOKENS
+                        + ",\"completion_tokens\":" + STREAM_COMPLETION_TOKENS + ",\"total_tokens\":"
+                        + (STREAM_PROMPT_TOKENS + STREAM_COMPLETION_TOKENS) + "}}\n\n").getBytes(StandardCharsets.UTF_8));
             }
             out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
             out.close();
