@@ -4,12 +4,14 @@ import dev.enclave.audit.AuditLog;
 import dev.enclave.config.EgressConfig;
 import dev.enclave.config.LlmConfig;
 import dev.enclave.egress.EgressServer;
+import dev.enclave.egress.relay.RelayBudget;
 import dev.enclave.egress.relay.RelayKey;
 import dev.enclave.egress.relay.RelayKeyException;
 import dev.enclave.egress.relay.RelayPreset;
 import dev.enclave.egress.relay.RelayRoute;
 import dev.enclave.egress.relay.RelayServer;
 import dev.enclave.egress.relay.RelaySettings;
+import dev.enclave.egress.relay.UsageObserver;
 import dev.enclave.gateway.GatewayServer;
 import dev.enclave.gateway.GatewaySettings;
 import dev.enclave.gateway.auth.UserFileException;
@@ -21,6 +23,7 @@ import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -109,7 +112,8 @@ final class LocalDeployment implements AutoCloseable {
             routes.add(new RelayRoute(p, RelayRoute.CUSTOM_METHODS));
         }
         RelaySettings settings = new RelaySettings(llm.listen(), llm.upstream(), RelayPreset.parse(llm.preset()), routes,
-                llm.resolve(), llm.allowCidr(), null, llm.ca(), RelaySettings.DEFAULT_CONNECT_TIMEOUT, RelaySettings.DEFAULT_IDLE_TIMEOUT);
+                llm.resolve(), llm.allowCidr(), null, llm.ca(), RelaySettings.DEFAULT_CONNECT_TIMEOUT, RelaySettings.DEFAULT_IDLE_TIMEOUT,
+                llm.authHeader(), llm.authScheme());
         String key = null;
         String keyNote;
         try {
@@ -126,7 +130,9 @@ final class LocalDeployment implements AutoCloseable {
         }
         String usable = key;
         AuditLog log = audit("relay.log");
-        RelayServer server = new RelayServer(settings, () -> usable, log);
+        // The config's budget (tokens per day, requests per minute), 429 past it, an audit alert when first reached.
+        RelayServer server = new RelayServer(settings, () -> usable, log,
+                RelayBudget.of(llm, Clock.systemUTC(), UsageObserver.auditAlerts(log, settings)));
         InetSocketAddress bound = startOrExplain(server::start, llm.listen(), "LLM relay", "llm[" + index + "].listen");
         undo.push(server::close);
         parts.add("relay: " + address(bound) + " -> " + llm.upstream() + " (" + keyNote + ")");

@@ -142,6 +142,13 @@ class UpCommandIT {
         assertThat(answer.output()).contains(FakeLlmApi.REPLY);
         assertThat(llm.seen()).isNotEmpty();
         assertThat(llm.seen().get(llm.seen().size() - 1).header("authorization")).containsExactly("Bearer " + KEY);
+        // ... and the call is audited with its model and token usage (the relay's usage observer and budget are wired in).
+        Path relayAudit = state.resolve("audit/relay.log");
+        long audited = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!(Files.exists(relayAudit) && Files.readString(relayAudit).contains("\"prompt_tokens\"")) && System.nanoTime() < audited) {
+            Thread.sleep(100);
+        }
+        assertThat(Files.readString(relayAudit)).contains("\"model\":\"gpt-test\"", "\"prompt_tokens\":" + FakeLlmApi.PROMPT_TOKENS).doesNotContain(KEY);
 
         // The egress proxy answers, and refuses what the (empty) allowlist does not name.
         HostCommand.Result denied = inside("curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
