@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.enclave.config.ConfigLoader;
+import dev.enclave.host.testing.HostCommand;
 import dev.enclave.host.testing.NetLab;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -148,6 +149,33 @@ class HostFirewallDriftTest {
         assertThatThrownBy(() -> HostFirewall.of(lab.app + "-gone").apply(ruleset))
                 .isInstanceOf(HostFirewallException.class)
                 .hasMessage("no network namespace '" + lab.app + "-gone'; create it (ip netns add " + lab.app + "-gone) or drop --netns");
+    }
+
+    /**
+     * Root in a user namespace of its own (what a rootless container or `unshare -r` gives an app
+     * that is not root) has every capability there but none over the app's network namespace, which
+     * belongs to the host's user namespace: it can neither read nor change the table, nor the
+     * namespace's routes. Real root inside the namespace could; that is why the app runs as nobody.
+     */
+    @Test
+    void rootInAUserNamespaceInsideTheAppNamespaceCannotChangeTheTableOrTheRoutes() throws Exception {
+        HostCommand.Result userns = HostCommand.attempt(null, "ip", "netns", "exec", lab.app, "unshare", "--user", "--map-root-user", "true");
+        org.junit.jupiter.api.Assumptions.assumeTrue(userns.exit() == 0,
+                "this kernel does not let root create a user namespace (user.max_user_namespaces?): " + userns.output());
+        for (String[] attempt : List.of(
+                new String[] {"nft", "delete", "table", "inet", "enclave"},
+                new String[] {"nft", "flush", "chain", "inet", "enclave", "output"},
+                new String[] {"nft", "insert", "rule", "inet", "enclave", "output", "accept"},
+                new String[] {"nft", "list", "ruleset"},
+                new String[] {"ip", "route", "add", "default", "via", "10.77.91.1"})) {
+            List<String> cmd = new java.util.ArrayList<>(List.of("ip", "netns", "exec", lab.app, "unshare", "--user", "--map-root-user"));
+            cmd.addAll(List.of(attempt));
+            HostCommand.Result r = HostCommand.attempt(null, cmd.toArray(String[]::new));
+            assertThat(r.exit()).as(String.join(" ", attempt) + ": " + r.output()).isNotZero();
+            assertThat(r.output()).as(String.join(" ", attempt)).contains("Operation not permitted");
+        }
+        assertThat(firewall.check(ruleset)).as("the table is as applied").isEmpty();
+        assertThat(lab.in(lab.app, "ip", "route", "show")).doesNotContain("default");
     }
 
     private String nft(String... args) throws Exception {
