@@ -36,50 +36,12 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$work/tls.key" -out "$work/tls.crt" >/dev/null 2>&1
 chmod 644 "$work/tls.crt"; chmod 600 "$work/tls.key"
 
-nginx_gateway_h2() { # nginx_gateway_h2 NAME PORT UPSTREAM_PORT apr1|bcrypt: lib-gateway.sh's nginx_gateway with h2 and the shared certificate
-  local d="$work/$1"; mkdir -p "$d"
-  if [ "$4" = bcrypt ]; then htpasswd -nbB -C 10 "$USER_NAME" "$PASSWORD" > "$d/htpasswd"; else htpasswd -nbm "$USER_NAME" "$PASSWORD" > "$d/htpasswd"; fi
-  chmod 644 "$d/htpasswd"
-  # keepalive_requests: since nginx 1.19.7 it also caps requests per h2 connection (default 1000,
-  # then GOAWAY); h2load does not reconnect, so it is raised here. Enclave has no such cap.
-  cat > "$d/nginx.conf" <<CONF
-worker_processes auto;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log $d/access.log;
-  client_body_temp_path $d/tmp;
-  proxy_temp_path $d/tmp; fastcgi_temp_path $d/tmp;
-  uwsgi_temp_path $d/tmp; scgi_temp_path $d/tmp;
-  keepalive_requests 10000000;
-  map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
-  upstream app {
-    server 127.0.0.1:$3;
-    keepalive 64;
-  }
-  server {
-    listen 127.0.0.1:$2 ssl http2;
-    server_name localhost;
-    ssl_certificate $work/tls.crt;
-    ssl_certificate_key $work/tls.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    auth_basic "enclave";
-    auth_basic_user_file $d/htpasswd;
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade \$http_upgrade;
-      proxy_set_header Connection \$connection_upgrade;
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto https;
-      proxy_read_timeout 60s;
-    }
-  }
-}
-CONF
-  start "$1" "$NGINX" -c "$d/nginx.conf" -g 'daemon off;'
+# lib-gateway.sh's nginx_gateway with h2 and the shared certificate. keepalive_requests: since
+# nginx 1.19.7 it also caps requests per h2 connection (default 1000, then GOAWAY); h2load does
+# not reconnect, so it is raised here. Enclave has no such cap.
+nginx_gateway_h2() { # nginx_gateway_h2 NAME PORT UPSTREAM_PORT apr1|bcrypt
+  NGINX_LISTEN="ssl http2" NGINX_CERT="$work/tls.crt" NGINX_KEY="$work/tls.key" \
+    NGINX_HTTP_EXTRA="keepalive_requests 10000000;" nginx_gateway "$@"
 }
 
 nginx_upstream "$UP"; up_pid=$LAST

@@ -38,7 +38,6 @@ wait_http "https://127.0.0.1:$ENC/" -H "$AUTH"
 for p in "$ENC" "$NG_APR" "$NG_BCR"; do check_gateway "$p"; done
 grep -m1 'SHA-256' "$work/enclave.out" >&2 || true
 
-to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}'; }
 run() { # run LABEL PORT PID SECONDS ROUND: one wrk run, one result line
   local label="$1" port="$2" pid="$3" secs="$4" round="$5" out="$work/wrk.$1.$5"
   local p0 u0 p1 u1 t0 t1 m0 m1

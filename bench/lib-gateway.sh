@@ -97,8 +97,10 @@ CONF
 }
 
 nginx_gateway() { # nginx_gateway NAME PORT UPSTREAM_PORT apr1|bcrypt: the seed guide's front, WebSocket-capable
-  local d="$work/$1"; mkdir -p "$d"
-  [ -f "$work/nginx-tls.crt" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+  # The caller may set NGINX_LISTEN (default "ssl"; gateway-h2.sh: "ssl http2"), NGINX_CERT and
+  # NGINX_KEY (default: an RSA-2048 self-signed pair made once) and NGINX_HTTP_EXTRA (http-level lines).
+  local d="$work/$1" cert="${NGINX_CERT:-$work/nginx-tls.crt}" key="${NGINX_KEY:-$work/nginx-tls.key}"; mkdir -p "$d"
+  [ -n "${NGINX_CERT:-}" ] || [ -f "$work/nginx-tls.crt" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
     -keyout "$work/nginx-tls.key" -out "$work/nginx-tls.crt" >/dev/null 2>&1
   if [ "$4" = bcrypt ]; then htpasswd -nbB -C 10 "$USER_NAME" "$PASSWORD" > "$d/htpasswd"; else htpasswd -nbm "$USER_NAME" "$PASSWORD" > "$d/htpasswd"; fi
   chmod 644 "$d/htpasswd"
@@ -112,16 +114,17 @@ http {
   client_body_temp_path $d/tmp;
   proxy_temp_path $d/tmp; fastcgi_temp_path $d/tmp;
   uwsgi_temp_path $d/tmp; scgi_temp_path $d/tmp;
+  ${NGINX_HTTP_EXTRA:-}
   map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
   upstream app {
     server 127.0.0.1:$3;
     keepalive 64;
   }
   server {
-    listen 127.0.0.1:$2 ssl;
+    listen 127.0.0.1:$2 ${NGINX_LISTEN:-ssl};
     server_name localhost;
-    ssl_certificate $work/nginx-tls.crt;
-    ssl_certificate_key $work/nginx-tls.key;
+    ssl_certificate $cert;
+    ssl_certificate_key $key;
     ssl_protocols TLSv1.2 TLSv1.3;
     auth_basic "enclave";
     auth_basic_user_file $d/htpasswd;
@@ -155,6 +158,9 @@ machine_header() {
   echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $NAME; $(nproc) cores ($(awk -F: '/model name/{print $2; exit}' /proc/cpuinfo | sed 's/^ *//')), kernel $(uname -r), loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# java: $(java -version 2>&1 | head -1); nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'); enclave JVM options: ${ENCLAVE_JAVA_OPTS:-launcher defaults}${ENCLAVE_B_OPTS:+; enclave-b JVM options: $ENCLAVE_B_OPTS}"
 }
+
+# to_ms: wrk's and h2load's "1.23ms" / "456.78us" / "1.02s" -> milliseconds
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}'; }
 
 # tree_ticks PID: user+system clock ticks over PID and all its descendants
 tree_ticks() {

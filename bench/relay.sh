@@ -114,7 +114,6 @@ throughput() { # throughput LABEL
   t1=$(tree_ticks "$(pid_of "$1")")
   echo "label=$1 test=rps rps=$(awk '/^Requests\/sec:/{print $2}' "$out") non2xx=$(awk '/Non-2xx/{print $NF}' "$out" | grep . || echo 0) front_cpu_core_pct=$(( (t1 - t0) * 100 / HZ / DURATION ))"
 }
-to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}'; }
 one_by_one() { # one_by_one LABEL: non-streamed calls one after another on one connection (wrk -c1; a C client adds
   # less of its own time than the JDK's HttpClient, which hid the proxies' share)
   local out="$work/wrk1.out" lua="$work/post.lua"; [ "$1" = direct ] && lua="$work/post-direct.lua"
