@@ -2,6 +2,7 @@ package dev.enclave.cli;
 
 import dev.enclave.host.HostFirewall;
 import dev.enclave.host.HostFirewallException;
+import dev.enclave.host.HostSideRuleset;
 import dev.enclave.host.netns.AppNamespace;
 import java.io.IOException;
 import java.net.Inet4Address;
@@ -21,7 +22,7 @@ import picocli.CommandLine.Option;
  * certificate, logs and audit.
  */
 @Command(name = "down", mixinStandardHelpOptions = true,
-        description = {"Stop the local target and remove network namespace enclave-app, its veth pair and firewall table.",
+        description = {"Stop the local target and remove network namespace enclave-app, its veth pair and firewall tables.",
                 "Users, config, certificate, logs and audit stay in the state directory. Needs root."})
 final class DownCommand implements Callable<Integer> {
     private static final long STOP_TIMEOUT_SECONDS = 30;
@@ -60,6 +61,7 @@ final class DownCommand implements Callable<Integer> {
                 HostFirewall.of(name).remove();
             }
             namespace.destroy();
+            HostFirewall.of(null).remove(HostSideRuleset.table(name)); // the host-side table: ours by its name
         } catch (HostFirewallException e) {
             throw UserError.usage(e.getMessage());
         }
@@ -72,7 +74,7 @@ final class DownCommand implements Callable<Integer> {
             System.out.println("enclave was not up (state " + stateDir + "); nothing to stop");
         } else {
             System.out.println("enclave is down: " + (stopped ? "supervisor stopped, " : "")
-                    + "network namespace " + name + ", its veth pair and table inet enclave removed; users, config, logs and audit kept in " + stateDir);
+                    + "network namespace " + name + ", its veth pair, table inet enclave and host-side table inet " + HostSideRuleset.table(name) + " removed; users, config, logs and audit kept in " + stateDir);
         }
         return ExitCodes.OK;
     }

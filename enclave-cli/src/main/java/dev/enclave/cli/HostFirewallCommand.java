@@ -6,7 +6,9 @@ import dev.enclave.host.FirewallPlan;
 import dev.enclave.host.HostFirewall;
 import dev.enclave.host.HostFirewallException;
 import dev.enclave.host.HostRuleset;
+import dev.enclave.host.HostSideRuleset;
 import dev.enclave.host.Ruleset;
+import dev.enclave.host.netns.AppNamespace;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -15,13 +17,16 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code enclave host render|apply|check|remove}: the app side's nftables table ({@code inet enclave}).
- * Without {@code -c} the local target's defaults are used. Exit codes: 0 ok (check: no drift),
+ * {@code enclave host render|apply|check|remove}: the app side's nftables table ({@code inet enclave}),
+ * or with {@code --host-side-of NETNS} the host-side table on that app namespace's veth
+ * ({@code inet enclave_host_NETNS}). Without {@code -c} the local target's defaults are used. Exit codes: 0 ok (check: no drift),
  * 1 check found drift, 2 bad config or the firewall could not be read or changed.
  */
 @Command(name = "host", mixinStandardHelpOptions = true,
         description = {"The host firewall: one nftables table (inet enclave) that lets the app side reach only the",
-                "egress proxy and the LLM relays, and be reached only by the gateway. Touches no other table."},
+                "egress proxy and the LLM relays, and be reached only by the gateway. Touches no other table.",
+                "With --host-side-of NETNS: the table in the host's namespace on that app namespace's veth",
+                "(inet enclave_host_NETNS), which root inside the app namespace cannot change."},
         subcommands = {HostFirewallCommand.Render.class, HostFirewallCommand.Apply.class,
                 HostFirewallCommand.Check.class, HostFirewallCommand.Remove.class})
 final class HostFirewallCommand {
@@ -35,15 +40,31 @@ final class HostFirewallCommand {
         @Option(names = "--netns", paramLabel = "NAME", description = "Work in this network namespace (ip netns exec NAME nft ...).")
         String netns;
 
+        @Option(names = "--host-side-of", paramLabel = "NETNS",
+                description = "The host-side table for app namespace NETNS (inet enclave_host_NETNS on veth ve-NETNS), as 'enclave up' applies it.")
+        String hostSideOf;
+
         Ruleset ruleset() {
-            if (configFile == null) {
-                return HostRuleset.of(FirewallPlan.localDefaults());
-            }
+            FirewallPlan plan;
             try {
-                return HostRuleset.of(FirewallPlan.from(ConfigLoader.load(configFile)));
+                plan = configFile == null ? FirewallPlan.localDefaults() : FirewallPlan.from(ConfigLoader.load(configFile));
             } catch (ConfigException e) {
                 throw UserError.usage(String.join("; ", e.problems()));
             }
+            return hostSideOf() == null ? HostRuleset.of(plan)
+                    : HostSideRuleset.of(plan, hostSideOf, AppNamespace.hostInterfaceOf(hostSideOf));
+        }
+
+        /** The table remove deletes: needs no config. */
+        String table() {
+            return hostSideOf() == null ? HostRuleset.TABLE : HostSideRuleset.table(hostSideOf);
+        }
+
+        private String hostSideOf() {
+            if (hostSideOf != null && !hostSideOf.matches(AppNamespace.NAME_SYNTAX)) {
+                throw UserError.usage("--host-side-of " + hostSideOf + " is not an app namespace name (1-12 of a-z, 0-9 and '-'); see 'ip netns list'");
+            }
+            return hostSideOf;
         }
 
         HostFirewall firewall() {
@@ -101,14 +122,14 @@ final class HostFirewallCommand {
                 throw UserError.usage(e.getMessage());
             }
             if (drift.isEmpty()) {
-                System.out.println("ok: table inet enclave is as rendered");
+                System.out.println("ok: table inet " + target.table() + " is as rendered");
                 return ExitCodes.OK;
             }
             for (String d : drift) {
                 System.out.println("drift: " + d);
             }
             System.out.println(drift.size() + " difference" + (drift.size() == 1 ? "" : "s")
-                    + "; 'enclave host apply' restores the table");
+                    + "; 'enclave host apply" + (target.hostSideOf == null ? "" : " --host-side-of " + target.hostSideOf) + "' restores the table");
             return ExitCodes.FAILED;
         }
     }
@@ -121,11 +142,11 @@ final class HostFirewallCommand {
         @Override
         public Integer call() {
             try {
-                target.firewall().remove(); // reads no config: a broken file must not keep the table in place
+                target.firewall().remove(target.table()); // reads no config: a broken file must not keep the table in place
             } catch (HostFirewallException e) {
                 throw UserError.usage(e.getMessage());
             }
-            System.out.println("removed table " + HostRuleset.FAMILY + " " + HostRuleset.TABLE);
+            System.out.println("removed table " + HostRuleset.FAMILY + " " + target.table());
             return ExitCodes.OK;
         }
     }

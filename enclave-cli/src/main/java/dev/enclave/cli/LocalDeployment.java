@@ -64,9 +64,14 @@ final class LocalDeployment implements AutoCloseable {
             }
             target.namespace.create();
             undo.push(target.namespace::destroy);
+            // The host-side table first: it holds even if root inside the namespace flushes the one in there.
+            HostFirewall hostSide = HostFirewall.of(null);
+            hostSide.apply(target.hostSideRuleset);
+            undo.push(() -> hostSide.remove(target.hostSideRuleset.table()));
             HostFirewall firewall = HostFirewall.of(target.namespace.name());
             firewall.apply(target.ruleset);
-            parts.add("firewall: table inet enclave applied in network namespace " + target.namespace.name());
+            parts.add("firewall: table inet enclave applied in network namespace " + target.namespace.name()
+                    + ", table inet " + target.hostSideRuleset.table() + " on " + target.namespace.hostInterface() + " in the host's");
             startEgress();
             for (int i = 0; i < target.config.llm().size(); i++) {
                 startRelay(i, target.config.llm().get(i));

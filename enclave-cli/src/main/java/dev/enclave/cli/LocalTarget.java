@@ -7,6 +7,7 @@ import dev.enclave.config.LlmConfig;
 import dev.enclave.config.Target;
 import dev.enclave.host.FirewallPlan;
 import dev.enclave.host.HostRuleset;
+import dev.enclave.host.HostSideRuleset;
 import dev.enclave.host.Ruleset;
 import dev.enclave.host.netns.AppNamespace;
 import java.io.IOException;
@@ -55,14 +56,19 @@ final class LocalTarget {
     final Path configFile;
     final EnclaveConfig config;
     final AppNamespace namespace;
+    /** The app side's table, inside the namespace. */
     final Ruleset ruleset;
+    /** The host-side table on the veth's host end, out of reach of root inside the namespace. */
+    final Ruleset hostSideRuleset;
 
-    private LocalTarget(Path state, Path configFile, EnclaveConfig config, AppNamespace namespace, Ruleset ruleset) {
+    private LocalTarget(Path state, Path configFile, EnclaveConfig config, AppNamespace namespace, Ruleset ruleset,
+                        Ruleset hostSideRuleset) {
         this.state = state;
         this.configFile = configFile;
         this.config = config;
         this.namespace = namespace;
         this.ruleset = ruleset;
+        this.hostSideRuleset = hostSideRuleset;
     }
 
     /** {@code --state}, else {@code ENCLAVE_STATE_DIR}, else /var/lib/enclave. */
@@ -162,7 +168,8 @@ final class LocalTarget {
         } catch (IllegalArgumentException e) {
             throw UserError.usage(file + ": egress.listen and gateway.upstream: " + e.getMessage());
         }
-        return new LocalTarget(state, file, config, namespace, ruleset);
+        return new LocalTarget(state, file, config, namespace, ruleset,
+                HostSideRuleset.of(plan, namespace.name(), namespace.hostInterface()));
     }
 
     /** The state directory: made 0711 when new (others may pass through to STATE/app, never list it). */

@@ -26,7 +26,8 @@ import picocli.CommandLine.Option;
 /**
  * {@code enclave status}: one line per part of the local target, {@code PART ok|FAIL DETAIL};
  * exit 1 when any part fails. The firewall line compares the live table in the namespace with the
- * config's ruleset ({@code enclave host check}), which needs root.
+ * config's ruleset ({@code enclave host check}), the host firewall line the host-side table on the
+ * veth ({@code enclave host check --host-side-of NETNS}); both need root.
  */
 @Command(name = "status", mixinStandardHelpOptions = true,
         description = {"One line per part of the local target (gateway, egress, relay, firewall drift, app, certificate);",
@@ -87,8 +88,13 @@ final class StatusCommand implements Callable<Integer> {
     private void firewall(LocalTarget target) {
         if (!target.namespace.exists()) {
             part("firewall", false, "network namespace " + target.namespace.name() + " does not exist");
-            return;
+        } else {
+            appSideFirewall(target);
         }
+        hostSideFirewall(target);
+    }
+
+    private void appSideFirewall(LocalTarget target) {
         try {
             List<String> drift = HostFirewall.of(target.namespace.name()).check(target.ruleset);
             part("firewall", drift.isEmpty(), drift.isEmpty() ? "table inet enclave in " + target.namespace.name() + " is as rendered"
@@ -96,6 +102,19 @@ final class StatusCommand implements Callable<Integer> {
                     + target.namespace.name() + " -c " + target.configFile + "' lists them, 'enclave down && enclave up' restores the table");
         } catch (HostFirewallException e) {
             part("firewall", false, e.getMessage());
+        }
+    }
+
+    /** The host-side table on the veth's host end: the one root inside the namespace cannot flush. */
+    private void hostSideFirewall(LocalTarget target) {
+        String table = "inet " + target.hostSideRuleset.table();
+        try {
+            List<String> drift = HostFirewall.of(null).check(target.hostSideRuleset);
+            part("host firewall", drift.isEmpty(), drift.isEmpty() ? "table " + table + " on " + target.namespace.hostInterface() + " is as rendered"
+                    : drift.size() + " difference" + (drift.size() == 1 ? "" : "s") + " (" + drift.get(0) + "); 'enclave host check --host-side-of "
+                    + target.namespace.name() + " -c " + target.configFile + "' lists them, 'enclave down && enclave up' restores the table");
+        } catch (HostFirewallException e) {
+            part("host firewall", false, e.getMessage());
         }
     }
 

@@ -106,6 +106,43 @@ class HostFirewallCommandIT {
     }
 
     @Test
+    void theHostSideTableOfAnAppNamespaceIsRenderedAppliedCheckedAndRemovedByItsOwnName() throws Exception {
+        EnclaveJar.Result render = EnclaveJar.run("host", "render", "--host-side-of", "enclave-app");
+        assertThat(render.exit()).as(render.err()).isZero();
+        assertThat(render.out()).contains("table inet enclave_host_enclave-app {",
+                "iifname \"ve-enclave-app\" ip daddr 10.77.1.1 tcp dport 3128 accept comment \"egress proxy\"",
+                "iifname \"ve-enclave-app\" counter drop", "oifname \"ve-enclave-app\" counter drop");
+        EnclaveJar.Result bad = EnclaveJar.run("host", "render", "--host-side-of", "../x");
+        assertThat(bad.exit()).isEqualTo(2);
+        assertThat(bad.err()).startsWith("enclave: --host-side-of ../x is not an app namespace name");
+
+        String ns = namespace(); // stands for the host's namespace: the table is applied where --netns says
+        try {
+            EnclaveJar.Result applied = EnclaveJar.run("host", "apply", "--netns", ns, "--host-side-of", "enclave-app");
+            assertThat(applied.exit()).as(applied.err()).isZero();
+            assertThat(applied.out().strip()).isEqualTo("applied table inet enclave_host_enclave-app in network namespace " + ns);
+            EnclaveJar.Result inNs = EnclaveJar.run("host", "apply", "--netns", ns);
+            assertThat(inNs.exit()).as(inNs.err()).isZero();
+
+            EnclaveJar.Result clean = EnclaveJar.run("host", "check", "--netns", ns, "--host-side-of", "enclave-app");
+            assertThat(clean.out().strip()).isEqualTo("ok: table inet enclave_host_enclave-app is as rendered");
+            run(null, "ip", "netns", "exec", ns, "nft", "delete", "chain", "inet", "enclave_host_enclave-app", "forward");
+            EnclaveJar.Result drift = EnclaveJar.run("host", "check", "--netns", ns, "--host-side-of", "enclave-app");
+            assertThat(drift.exit()).isEqualTo(1);
+            assertThat(drift.out().lines()).containsExactly("drift: chain forward is missing (with its 2 rules)",
+                    "1 difference; 'enclave host apply --host-side-of enclave-app' restores the table");
+
+            EnclaveJar.Result removed = EnclaveJar.run("host", "remove", "--netns", ns, "--host-side-of", "enclave-app");
+            assertThat(removed.exit()).as(removed.err()).isZero();
+            assertThat(removed.out().strip()).isEqualTo("removed table inet enclave_host_enclave-app");
+            assertThat(run(null, "ip", "netns", "exec", ns, "nft", "list", "tables"))
+                    .doesNotContain("enclave_host").contains("table inet enclave");
+        } finally {
+            run(null, "ip", "netns", "delete", ns);
+        }
+    }
+
+    @Test
     void withoutCapNetAdminApplyExits2NamingTheFixAndChangesNothing() throws Exception {
         String ns = namespace();
         try {

@@ -105,7 +105,7 @@ class UpCommandIT {
 
             EnclaveJar.Result status = EnclaveJar.run("status", "--state", state.toString());
             assertThat(status.exit()).as(status.out() + status.err()).isZero();
-            for (String part : List.of("supervisor", "gateway", "egress", "relay", "firewall", "app", "certificate")) {
+            for (String part : List.of("supervisor", "gateway", "egress", "relay", "firewall", "host firewall", "app", "certificate")) {
                 assertThat(status.out()).containsPattern("(?m)^" + part + " +ok ");
             }
 
@@ -230,6 +230,19 @@ class UpCommandIT {
         assertThat(status.exit()).isEqualTo(1);
         assertThat(status.out()).containsPattern("(?m)^firewall +FAIL +1 difference \\(chain output: rule added")
                 .containsPattern("(?m)^gateway +ok ");
+        // Root inside the namespace can flush its table; the host-side one still drops another host port.
+        HostCommand.run(null, "ip", "netns", "exec", NS, "nft", "flush", "ruleset");
+        try (ServerSocket other = new ServerSocket()) {
+            other.bind(new InetSocketAddress(InetAddress.getByName(HOST), 4001));
+            HostCommand.Result dropped = inside("curl", "-sS", "--connect-timeout", "3", "http://" + HOST + ":4001/");
+            assertThat(dropped.exit()).as(dropped.output()).isEqualTo(28);
+        }
+        HostCommand.Result proxyAfterFlush = inside("curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                "-x", "http://" + HOST + ":3128", "https://example.com/");
+        assertThat(proxyAfterFlush.output()).as("the proxy still answers").contains("403");
+        EnclaveJar.Result flushed = EnclaveJar.run("status", "--state", state.toString());
+        assertThat(flushed.out()).containsPattern("(?m)^firewall +FAIL +1 difference \\(table inet enclave is missing")
+                .containsPattern("(?m)^host firewall +ok ");
         // Nor in anything Enclave wrote.
         try (Stream<Path> files = Files.walk(state)) {
             for (Path f : files.filter(Files::isRegularFile).filter(f -> !f.endsWith("enclave.jar")).toList()) {
@@ -366,6 +379,7 @@ class UpCommandIT {
         assertThat(HostCommand.run(null, "ip", "netns", "list")).doesNotContain(NS);
         assertThat(Files.exists(Path.of("/sys/class/net/ve-" + NS))).as("veth ve-" + NS).isFalse();
         assertThat(Files.exists(Path.of("/run/netns", NS))).isFalse();
+        assertThat(HostCommand.run(null, "nft", "list", "tables")).as("the host-side table").doesNotContain("enclave_host_" + NS);
     }
 
     private static HostCommand.Result inside(String... cmd) throws IOException, InterruptedException {

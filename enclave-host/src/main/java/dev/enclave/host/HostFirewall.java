@@ -3,8 +3,9 @@ package dev.enclave.host;
 import java.util.List;
 
 /**
- * Applies, checks and removes Enclave's table on this host or in one network namespace. Touches
- * no other table: apply and remove name only {@code inet enclave}, check only reads.
+ * Applies, checks and removes Enclave's tables on this host or in one network namespace. Touches
+ * no other table: apply and remove name only {@code inet enclave} or a host-side
+ * {@code inet enclave_host_NETNS}, check only reads.
  */
 public final class HostFirewall {
     private final Nft nft;
@@ -28,7 +29,18 @@ public final class HostFirewall {
      * config, so a broken config file never keeps the table from being removed.
      */
     public void remove() throws HostFirewallException {
-        String table = HostRuleset.FAMILY + " " + HostRuleset.TABLE;
+        remove(HostRuleset.TABLE);
+    }
+
+    /**
+     * Deletes Enclave's table {@code inet NAME} (the app side's, or a host-side one from
+     * {@link HostSideRuleset#table}), whatever it holds; nothing happens when it is not there.
+     */
+    public void remove(String name) throws HostFirewallException {
+        if (!name.equals(HostRuleset.TABLE) && !name.startsWith(HostSideRuleset.TABLE_PREFIX)) {
+            throw new IllegalArgumentException("not one of Enclave's tables: " + name);
+        }
+        String table = HostRuleset.FAMILY + " " + name;
         nft.script("table " + table + " {}\ndelete table " + table + "\n", "removing table " + table);
     }
 
@@ -44,7 +56,10 @@ public final class HostFirewall {
         Nft.Result json = nft.run(prepend("-j", list), null);
         if (json.exit() != 0) {
             if (json.output().contains("No such file or directory")) {
-                return List.of("table " + name + " is missing; run 'enclave host apply'");
+                String fix = ruleset.table().startsWith(HostSideRuleset.TABLE_PREFIX)
+                        ? "enclave host apply --host-side-of " + ruleset.table().substring(HostSideRuleset.TABLE_PREFIX.length())
+                        : "enclave host apply";
+                return List.of("table " + name + " is missing; run '" + fix + "'");
             }
             throw Nft.failure(json.output(), "listing table " + name);
         }

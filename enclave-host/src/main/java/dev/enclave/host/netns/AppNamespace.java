@@ -25,7 +25,7 @@ public final class AppNamespace {
     public static final String DEFAULT_NAME = "enclave-app";
     public static final String APP_INTERFACE = "eth0";
     static final int PREFIX = 24;
-    private static final String NAME_SYNTAX = "[a-z0-9][a-z0-9-]{0,11}";
+    public static final String NAME_SYNTAX = "[a-z0-9][a-z0-9-]{0,11}";
 
     /** Runs {@code ip ARGS}; tests wrap it to make one step fail. */
     interface IpRunner {
@@ -73,6 +73,11 @@ public final class AppNamespace {
 
     /** The veth end that stays on the host. */
     public String hostInterface() {
+        return hostInterfaceOf(name);
+    }
+
+    /** The host end of namespace {@code name}'s veth, {@code ve-NAME}: down needs it without the addresses. */
+    public static String hostInterfaceOf(String name) {
         return "ve-" + name;
     }
 
