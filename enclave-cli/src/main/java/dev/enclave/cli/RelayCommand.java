@@ -118,9 +118,9 @@ final class RelayCommand implements Callable<Integer> {
      * when it changes (null for a key from the environment), its budget.
      */
     record Relay(String name, RelaySettings settings, RelayKey key, Path keyFile, long tokensPerDay, int requestsPerMinute) {
-        /** {@code $VAR} or {@code file PATH}, never the key. */
+        /** {@code $VAR} or {@code file PATH, re-read when it changes}, never the key. */
         String keySource() {
-            return key.source().startsWith("env ") ? "$" + key.source().substring(4) : key.source();
+            return key.source().startsWith("env ") ? "$" + key.source().substring(4) : key.source() + ", re-read when it changes";
         }
     }
 

@@ -44,13 +44,16 @@ final class RelayHeadTimeout extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (!requestOpen && msg instanceof ByteBuf b && b.isReadable()) {
+        boolean headBytes = !requestOpen && msg instanceof ByteBuf b && b.isReadable();
+        if (headBytes) {
             nextHeadBegun = true;
-            if (!callOpen) {
-                start();
-            }
         }
         ctx.fireChannelRead(msg);
+        // Started only when the read left a head unfinished: a head that arrives whole in one read
+        // (nearly every one) costs no timer.
+        if (headBytes && nextHeadBegun && !requestOpen && !callOpen) {
+            start();
+        }
     }
 
     void headArrived() {
