@@ -7,6 +7,8 @@ import dev.enclave.egress.EgressServer;
 import dev.enclave.egress.relay.RelayBudget;
 import dev.enclave.egress.relay.RelayKey;
 import dev.enclave.egress.relay.RelayKeyException;
+import dev.enclave.egress.relay.RelayKeyFile;
+import dev.enclave.egress.relay.RelayKeySource;
 import dev.enclave.egress.relay.RelayPreset;
 import dev.enclave.egress.relay.RelayRoute;
 import dev.enclave.egress.relay.RelayServer;
@@ -27,7 +29,9 @@ import java.time.Clock;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
@@ -73,9 +77,7 @@ final class LocalDeployment implements AutoCloseable {
             parts.add("firewall: table inet enclave applied in network namespace " + target.namespace.name()
                     + ", table inet " + target.hostSideRuleset.table() + " on " + target.namespace.hostInterface() + " in the host's");
             startEgress();
-            for (int i = 0; i < target.config.llm().size(); i++) {
-                startRelay(i, target.config.llm().get(i));
-            }
+            startRelays();
             startGateway();
             startApp();
         } catch (HostFirewallException | IOException | UserFileException e) {
@@ -111,36 +113,70 @@ final class LocalDeployment implements AutoCloseable {
         parts.add("egress: proxy on " + address(bound) + ", CONNECT allowlist " + (config.allow().isEmpty() ? "empty" : config.allow().toString()));
     }
 
-    private void startRelay(int index, LlmConfig llm) throws IOException, InterruptedException {
-        List<RelayRoute> routes = new ArrayList<>();
-        for (String p : llm.paths()) {
-            routes.add(new RelayRoute(p, RelayRoute.CUSTOM_METHODS));
+    /** One relay listener per listen address; entries that share one are routed by their (disjoint) paths. */
+    private void startRelays() throws IOException, InterruptedException {
+        List<LlmConfig> llm = target.config.llm();
+        Map<InetSocketAddress, List<Integer>> byListener = new LinkedHashMap<>();
+        for (int i = 0; i < llm.size(); i++) {
+            byListener.computeIfAbsent(llm.get(i).listen(), a -> new ArrayList<>()).add(i);
         }
-        RelaySettings settings = new RelaySettings(llm.listen(), llm.upstream(), RelayPreset.parse(llm.preset()), routes,
-                llm.resolve(), llm.allowCidr(), null, llm.ca(), RelaySettings.DEFAULT_CONNECT_TIMEOUT, RelaySettings.DEFAULT_IDLE_TIMEOUT,
-                llm.authHeader(), llm.authScheme());
-        String key = null;
-        String keyNote;
-        try {
-            RelayKey k = llm.keyFile() != null ? RelayKey.fromFile(llm.keyFile())
-                    : RelayKey.fromEnv(llm.keyEnv() == null ? "ENCLAVE_LLM_API_KEY" : llm.keyEnv(), System.getenv());
-            key = k.value();
-            keyNote = "key from " + k.source();
-        } catch (RelayKeyException e) {
-            // Not fatal: everything else works, and the relay answers 503 naming the fix until a key is given.
-            String source = llm.keyFile() != null ? "llm[" + index + "].key.file " + llm.keyFile()
-                    : "$" + (llm.keyEnv() == null ? "ENCLAVE_LLM_API_KEY" : llm.keyEnv());
-            keyNote = "NO API KEY: " + source + " gives none (" + e.getMessage().split(";")[0] + "); calls answer 503 until you give it "
-                    + "(sudo --preserve-env=ENCLAVE_LLM_API_KEY ./enclave up, or a 0600 key file) and run 'enclave down' and 'enclave up'";
+        if (byListener.isEmpty()) {
+            return;
         }
-        String usable = key;
         AuditLog log = audit("relay.log");
-        // The config's budget (tokens per day, requests per minute), 429 past it, an audit alert when first reached.
-        RelayServer server = new RelayServer(settings, () -> usable, log,
-                RelayBudget.of(llm, Clock.systemUTC(), UsageObserver.auditAlerts(log, settings)));
-        InetSocketAddress bound = startOrExplain(server::start, llm.listen(), "LLM relay", "llm[" + index + "].listen");
-        undo.push(server::close);
-        parts.add("relay: " + address(bound) + " -> " + llm.upstream() + " (" + keyNote + ")");
+        for (List<Integer> group : byListener.values()) {
+            List<RelayServer.Entry> entries = new ArrayList<>();
+            List<String> notes = new ArrayList<>();
+            for (int index : group) {
+                LlmConfig entry = llm.get(index);
+                List<RelayRoute> routes = new ArrayList<>();
+                for (String p : entry.paths()) {
+                    routes.add(new RelayRoute(p, RelayRoute.CUSTOM_METHODS));
+                }
+                RelaySettings settings = new RelaySettings(entry.listen(), entry.upstream(), RelayPreset.parse(entry.preset()),
+                        routes, entry.resolve(), entry.allowCidr(), null, entry.ca(), RelaySettings.DEFAULT_CONNECT_TIMEOUT,
+                        RelaySettings.DEFAULT_IDLE_TIMEOUT, entry.authHeader(), entry.authScheme(),
+                        entry.limits().maxConnections(), entry.limits().headTimeout());
+                String variable = entry.keyEnv() == null ? "ENCLAVE_LLM_API_KEY" : entry.keyEnv();
+                RelayKeySource key;
+                String keyNote;
+                // Not fatal when there is no key: everything else works, and the relay answers 503 naming the fix until one is given.
+                if (entry.keyFile() != null) {
+                    // Re-read when it changes: a rotated (or fixed) key file is used from the next call, no restart.
+                    RelayKeyFile file = RelayKeyFile.watch(entry.keyFile(), log);
+                    key = file;
+                    try {
+                        file.key();
+                        keyNote = "key from file " + entry.keyFile() + ", re-read when it changes";
+                    } catch (RelayKeyException e) {
+                        keyNote = "NO API KEY: llm[" + index + "].key.file " + entry.keyFile() + " gives none ("
+                                + e.getMessage().split(";")[0] + "); calls answer 503 until the file is right (it is re-read when it changes)";
+                    }
+                } else {
+                    try {
+                        RelayKey k = RelayKey.fromEnv(variable, System.getenv());
+                        key = RelayKeySource.fixed(k);
+                        keyNote = "key from " + k.source();
+                    } catch (RelayKeyException e) {
+                        key = RelayKeySource.of(() -> null);
+                        keyNote = "NO API KEY: $" + variable + " gives none (" + e.getMessage().split(";")[0] + "); calls answer 503"
+                                + " until you give it (sudo --preserve-env=ENCLAVE_LLM_API_KEY ./enclave up, or a 0600 key file)"
+                                + " and run 'enclave down' and 'enclave up'";
+                    }
+                }
+                // The config's budget (tokens per day, requests per minute), 429 past it, an audit alert when first reached.
+                entries.add(new RelayServer.Entry(settings, key, UsageObserver.factory(
+                        RelayBudget.of(entry, Clock.systemUTC(), UsageObserver.auditAlerts(log, settings)))));
+                notes.add(entry.upstream() + " (" + keyNote + ")");
+            }
+            RelayServer server = new RelayServer(entries, log);
+            InetSocketAddress listen = llm.get(group.get(0)).listen();
+            InetSocketAddress bound = startOrExplain(server::start, listen, "LLM relay", "llm[" + group.get(0) + "].listen");
+            undo.push(server::close);
+            for (String note : notes) {
+                parts.add("relay: " + address(bound) + " -> " + note);
+            }
+        }
     }
 
     private void startGateway() throws IOException, InterruptedException, UserFileException {

@@ -6,11 +6,14 @@ import dev.enclave.config.ConfigLoader;
 import dev.enclave.config.ConfigValues;
 import dev.enclave.config.EnclaveConfig;
 import dev.enclave.config.LlmConfig;
+import dev.enclave.config.LlmLimits;
 import dev.enclave.config.ResolvePin;
 import dev.enclave.config.match.Cidr;
 import dev.enclave.egress.relay.RelayBudget;
 import dev.enclave.egress.relay.RelayKey;
 import dev.enclave.egress.relay.RelayKeyException;
+import dev.enclave.egress.relay.RelayKeyFile;
+import dev.enclave.egress.relay.RelayKeySource;
 import dev.enclave.egress.relay.RelayPreset;
 import dev.enclave.egress.relay.RelayRoute;
 import dev.enclave.egress.relay.RelayServer;
@@ -22,8 +25,11 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.StringJoiner;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
@@ -85,7 +91,7 @@ final class RelayCommand implements Callable<Integer> {
     @Option(names = "--requests-per-minute", paramLabel = "N", description = "Calls in any 60 seconds; over it, calls get 429 with Retry-After (default: no limit).")
     Integer requestsPerMinute;
 
-    @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "enclave.yaml: run a relay for every llm: entry (each on its own listen address); "
+    @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "enclave.yaml: serve every llm: entry (entries sharing a listen address are routed by their paths); "
             + "with one entry, the flags above override its values.")
     Path configFile;
 
@@ -98,14 +104,23 @@ final class RelayCommand implements Callable<Integer> {
     @Option(names = "--idle-timeout", paramLabel = "DURATION", description = "Close a connection silent this long (default 15m; answers can take minutes).")
     String idleTimeout;
 
+    @Option(names = "--max-connections", paramLabel = "N", description = "Connections open at once per listen address; past it, 503 and closed (default 1024).")
+    Integer maxConnections;
+
+    @Option(names = "--head-timeout", paramLabel = "DURATION", description = "Time a connection gets to send a whole request head; then 408 and closed (default 10s).")
+    String headTimeout;
+
     @Option(names = "--debug", description = "Print stack traces on errors.")
     boolean debug;
 
-    /** One relay to run: what it serves, its key, its budget. */
-    record Relay(String name, RelaySettings settings, RelayKey key, long tokensPerDay, int requestsPerMinute) {
-        /** {@code $VAR} or {@code file PATH}, never the key. */
+    /**
+     * One upstream to serve: what it serves, its key (checked at start), the key file to re-read
+     * when it changes (null for a key from the environment), its budget.
+     */
+    record Relay(String name, RelaySettings settings, RelayKey key, Path keyFile, long tokensPerDay, int requestsPerMinute) {
+        /** {@code $VAR} or {@code file PATH, re-read when it changes}, never the key. */
         String keySource() {
-            return key.source().startsWith("env ") ? "$" + key.source().substring(4) : key.source();
+            return key.source().startsWith("env ") ? "$" + key.source().substring(4) : key.source() + ", re-read when it changes";
         }
     }
 
@@ -115,11 +130,18 @@ final class RelayCommand implements Callable<Integer> {
         AuditLog log = Foreground.openAudit(audit);
         List<RelayServer> servers = new ArrayList<>();
         AutoCloseable all = () -> servers.forEach(RelayServer::close);
-        for (Relay r : relays) {
-            RelayBudget budget = new RelayBudget(r.tokensPerDay(), r.requestsPerMinute(), Clock.systemUTC(),
-                    UsageObserver.auditAlerts(log, r.settings()));
-            String value = r.key().value();
-            RelayServer server = new RelayServer(r.settings(), () -> value, log, budget);
+        // Entries on one listen address share one listener, which routes each call by its path
+        // (the config check made their paths disjoint and their limits equal).
+        Map<InetSocketAddress, List<Relay>> byListener = new LinkedHashMap<>();
+        relays.forEach(r -> byListener.computeIfAbsent(r.settings().listen(), a -> new ArrayList<>()).add(r));
+        for (List<Relay> group : byListener.values()) {
+            List<RelayServer.Entry> entries = new ArrayList<>();
+            for (Relay r : group) {
+                RelayBudget budget = new RelayBudget(r.tokensPerDay(), r.requestsPerMinute(), Clock.systemUTC(),
+                        UsageObserver.auditAlerts(log, r.settings()));
+                entries.add(new RelayServer.Entry(r.settings(), keySource(r, log), UsageObserver.factory(budget)));
+            }
+            RelayServer server = new RelayServer(entries, log);
             servers.add(server);
             InetSocketAddress bound;
             try {
@@ -127,13 +149,29 @@ final class RelayCommand implements Callable<Integer> {
             } catch (IOException e) {
                 all.close();
                 log.close();
-                throw UserError.usage((r.name().isEmpty() ? "" : r.name() + ": ") + e.getMessage()
+                String name = group.get(0).name();
+                throw UserError.usage((name.isEmpty() ? "" : name + ": ") + e.getMessage()
                         + "; choose another listen address, stop what holds the port, or fix the CA file");
             }
-            System.err.println(describe(r, bound));
+            for (Relay r : group) {
+                System.err.println(describe(r, bound));
+            }
         }
         Foreground.runUntilStopped("relay", all, log);
         return ExitCodes.OK;
+    }
+
+    /** A key file is re-read when it changes (rotation without a restart); an environment variable is fixed for the process. */
+    private static RelayKeySource keySource(Relay r, AuditLog log) {
+        if (r.keyFile() == null) {
+            return RelayKeySource.fixed(r.key());
+        }
+        try {
+            return RelayKeyFile.open(r.keyFile(), log);
+        } catch (RelayKeyException e) {
+            // It was good a moment ago (relays() read it): changed since; the message names the file and the fix.
+            throw UserError.usage((r.name().isEmpty() ? "--key-file" : r.name() + " key.file") + ": " + e.getMessage());
+        }
     }
 
     private static String describe(Relay r, InetSocketAddress bound) {
@@ -177,18 +215,8 @@ final class RelayCommand implements Callable<Integer> {
         }
         if (entries.size() > 1 && anyEntryFlag()) {
             throw UserError.usage(configFile + " has " + entries.size() + " llm: entries and the flags would apply to one of"
-                    + " them; put the values in the file, or keep only --audit, --resolver, --idle-timeout and --debug");
-        }
-        for (int i = 0; i < entries.size(); i++) {
-            for (int j = 0; j < i; j++) {
-                if (sameListener(entries.get(i).listen(), entries.get(j).listen())) {
-                    // The config allows this with disjoint paths, for a front that routes by path; this
-                    // command runs one upstream per listen address.
-                    throw UserError.usage(configFile + ": llm[" + i + "] listens on " + format(entries.get(i).listen())
-                            + " where llm[" + j + "] does; enclave relay runs one upstream per listen address,"
-                            + " so give each llm: entry its own listen address (e.g. another port)");
-                }
-            }
+                    + " them; put the values in the file, or keep only --audit, --resolver, --idle-timeout,"
+                    + " --max-connections, --head-timeout and --debug");
         }
         List<Relay> out = new ArrayList<>();
         for (int i = 0; i < entries.size(); i++) {
@@ -215,8 +243,8 @@ final class RelayCommand implements Callable<Integer> {
         RelaySettings settings = settings(at, up, p, routes,
                 resolve == null ? List.of() : flags("--resolve", resolve, ResolvePin::parse),
                 allowCidr == null ? List.of() : flags("--allow-cidr", allowCidr, Cidr::parse),
-                checkedCa("--ca", ca), authHeader, authScheme, "--auth-header/--auth-scheme");
-        return new Relay("", settings, key(null, null), budgetTokens(0), budgetRate(0));
+                checkedCa("--ca", ca), authHeader, authScheme, "--auth-header/--auth-scheme", LlmLimits.DEFAULTS);
+        return new Relay("", settings, key(null, null), keyFile, budgetTokens(0), budgetRate(0));
     }
 
     private Relay fromEntry(String name, String where, LlmConfig e) {
@@ -233,15 +261,25 @@ final class RelayCommand implements Callable<Integer> {
                 ca != null ? checkedCa("--ca", ca) : checkedCa(in + " ca", e.ca()),
                 authHeader != null ? authHeader : e.authHeader(),
                 authScheme != null ? authScheme : e.authScheme(),
-                in + " auth_header/auth_scheme");
+                in + " auth_header/auth_scheme", e.limits());
         RelayKey key = key(e, in);
-        return new Relay(name, settings, key, budgetTokens(e.tokensPerDay()),
+        Path file = keyEnv != null ? null : keyFile != null ? keyFile : e.keyEnv() != null ? null : e.keyFile();
+        return new Relay(name, settings, key, file, budgetTokens(e.tokensPerDay()),
                 budgetRate(Math.toIntExact(e.requestsPerMinute())));
     }
 
     private RelaySettings settings(InetSocketAddress at, URI up, RelayPreset p, List<RelayRoute> routes,
                                    List<ResolvePin> pins, List<Cidr> cidrs, Path caFile, String header, String scheme,
-                                   String authSource) {
+                                   String authSource, LlmLimits limits) {
+        int connections = limits.maxConnections();
+        if (maxConnections != null) {
+            if (maxConnections < 1 || maxConnections > 1_000_000) {
+                throw UserError.usage("--max-connections " + maxConnections + ": give 1 to 1000000");
+            }
+            connections = maxConnections;
+        }
+        Duration head = headTimeout == null ? limits.headTimeout()
+                : flag("--head-timeout", headTimeout, EgressCommand.ConfigEgressFlags::positive);
         try {
             return new RelaySettings(at, up, p, routes, pins, cidrs,
                     resolver == null ? null : flag("--resolver", resolver, ConfigValues::socketAddress),
@@ -249,7 +287,7 @@ final class RelayCommand implements Callable<Integer> {
                     RelaySettings.DEFAULT_CONNECT_TIMEOUT,
                     idleTimeout == null ? RelaySettings.DEFAULT_IDLE_TIMEOUT
                             : flag("--idle-timeout", idleTimeout, EgressCommand.ConfigEgressFlags::positive),
-                    header, scheme);
+                    header, scheme, connections, head);
         } catch (IllegalArgumentException e) {
             throw UserError.usage(authSource + ": " + e.getMessage());
         }
@@ -328,16 +366,6 @@ final class RelayCommand implements Callable<Integer> {
         } catch (RelayKeyException e) {
             throw UserError.usage((file != null ? fileName : envName) + ": " + e.getMessage());
         }
-    }
-
-    private static boolean sameListener(InetSocketAddress a, InetSocketAddress b) {
-        return a.getPort() == b.getPort()
-                && (a.getAddress().equals(b.getAddress()) || a.getAddress().isAnyLocalAddress() || b.getAddress().isAnyLocalAddress());
-    }
-
-    private static String format(InetSocketAddress a) {
-        String host = a.getAddress().getHostAddress();
-        return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
     }
 
     private static <T> T entryValue(String name, String value, Function<String, T> parser) {

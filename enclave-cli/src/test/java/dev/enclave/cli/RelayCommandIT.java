@@ -2,6 +2,9 @@ package dev.enclave.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.enclave.egress.testing.FakeLlmApi;
+import dev.enclave.egress.testing.TestPki;
+
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -10,6 +13,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -235,14 +239,93 @@ class RelayCommandIT {
     }
 
     @Test
-    void configEntriesSharingAListenAddressAreRefusedWithTheReason() throws Exception {
+    void configEntriesSharingAListenAddressAreRoutedByPathAndAKeyFileIsReReadWhenItChanges() throws Exception {
+        TestPki pki = TestPki.forNames("api.openai.test", "api.anthropic.test");
+        try (FakeLlmApi openai = new FakeLlmApi(pki, "127.0.0.1"); FakeLlmApi anthropic = new FakeLlmApi(pki, "127.0.0.1")) {
+            Path ca = pki.writeCaPem(tmp.resolve("ca.pem"));
+            Path keyFile = tmp.resolve("openai.key");
+            Files.createFile(keyFile, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(keyFile, KEY + "\n");
+            int port;
+            try (ServerSocket s = new ServerSocket(0)) {
+                port = s.getLocalPort();
+            }
+            Path config = tmp.resolve("enclave.yaml");
+            Files.writeString(config, "llm:\n"
+                    + "  - listen: 127.0.0.1:" + port + "\n"
+                    + "    upstream: \"https://api.openai.test\"\n"
+                    + "    key: { file: " + keyFile + " }\n"
+                    + "    paths: [ /v1/chat/completions ]\n"
+                    + "    resolve: [ \"api.openai.test:443=127.0.0.1:" + openai.port() + "\" ]\n"
+                    + "    allow_cidr: [ 127.0.0.1/32 ]\n"
+                    + "    ca: " + ca + "\n"
+                    + "  - preset: anthropic\n"
+                    + "    listen: 127.0.0.1:" + port + "\n"
+                    + "    upstream: \"https://api.anthropic.test\"\n"
+                    + "    key: { env: ENCLAVE_RELAY_OTHER_KEY }\n"
+                    + "    paths: [ /v1/messages ]\n"
+                    + "    resolve: [ \"api.anthropic.test:443=127.0.0.1:" + anthropic.port() + "\" ]\n"
+                    + "    allow_cidr: [ 127.0.0.1/32 ]\n"
+                    + "    ca: " + ca + "\n");
+            Path audit = tmp.resolve("relay-audit.log");
+            Path output = tmp.resolve("relay-output.txt");
+            ProcessBuilder pb = EnclaveJar.command("relay", "-c", config.toString(), "--audit", audit.toString())
+                    .redirectErrorStream(true);
+            pb.redirectOutput(output.toFile());
+            pb.environment().put("ENCLAVE_RELAY_OTHER_KEY", KEY + "-other");
+            Process relay = pb.start();
+            String rotated = KEY + "-rotated";
+            try {
+                List<String> started = lines(output, relay, 2);
+                assertThat(started.get(0)).startsWith("enclave relay: llm[0]: listening on 127.0.0.1:" + port + ", forwarding /v1/chat/completions to https://api.openai.test");
+                assertThat(started.get(1)).startsWith("enclave relay: llm[1]: listening on 127.0.0.1:" + port + ", forwarding /v1/messages to https://api.anthropic.test");
+                HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+                String base = "http://127.0.0.1:" + port;
+                HttpRequest chat = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+                        .header("Content-Type", "application/json").header("Authorization", "Bearer placeholder")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"gpt-test\"}")).build();
+                assertThat(http.send(chat, HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+                HttpRequest messages = HttpRequest.newBuilder(URI.create(base + "/v1/messages"))
+                        .header("Content-Type", "application/json").header("x-api-key", "placeholder")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"claude-test\"}")).build();
+                assertThat(http.send(messages, HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+                HttpResponse<String> neither = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/files")).GET().build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(neither.statusCode()).isEqualTo(403);
+
+                Files.writeString(keyFile, rotated + "\n"); // rotation: no restart
+                assertThat(http.send(chat, HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+                Files.setPosixFilePermissions(keyFile, PosixFilePermissions.fromString("rw-r--r--"));
+                HttpResponse<String> exposed = http.send(chat, HttpResponse.BodyHandlers.ofString());
+                assertThat(exposed.statusCode()).isEqualTo(503);
+                assertThat(exposed.body()).contains("run chmod 600 " + keyFile).doesNotContain(KEY);
+            } finally {
+                relay.destroy();
+                assertThat(relay.waitFor(10, TimeUnit.SECONDS)).isTrue();
+            }
+            assertThat(openai.seen()).extracting(s -> s.header("Authorization").get(0))
+                    .containsExactly("Bearer " + KEY, "Bearer " + rotated);
+            assertThat(anthropic.seen()).singleElement().satisfies(s -> {
+                assertThat(s.header("x-api-key")).containsExactly(KEY + "-other");
+                assertThat(s.header("Authorization")).isEmpty();
+            });
+            String lines = Files.readString(audit);
+            assertThat(lines).contains("\"path\":\"/v1/chat/completions\",\"query\":false,\"upstream\":\"api.openai.test\",\"status\":200")
+                    .contains("\"path\":\"/v1/messages\",\"query\":false,\"upstream\":\"api.anthropic.test\",\"status\":200")
+                    .contains("\"path\":\"/v1/files\",\"query\":false,\"status\":403")
+                    .contains("\"event\":\"key_reloaded\"").contains("\"event\":\"key_reload_failed\"");
+            assertThat(lines + Files.readString(output)).doesNotContain(KEY);
+        }
+    }
+
+    @Test
+    void configEntriesOnOneListenAddressWithOverlappingPathsAreRefusedNamingBoth() throws Exception {
         Path config = tmp.resolve("enclave.yaml");
         Files.writeString(config, "llm:\n"
-                + "  - { listen: 127.0.0.1:4000, upstream: \"https://api.openai.test\", key: { env: K }, paths: [ /v1/chat ] }\n"
+                + "  - { listen: 127.0.0.1:4000, upstream: \"https://api.openai.test\", key: { env: K }, paths: [ /v1 ] }\n"
                 + "  - { listen: 127.0.0.1:4000, upstream: \"https://api.anthropic.test\", key: { env: K }, paths: [ /v1/messages ] }\n");
         assertThat(exit2(java.util.Map.of("K", KEY), "relay", "-c", config.toString()))
-                .contains("llm[1] listens on 127.0.0.1:4000 where llm[0] does")
-                .contains("give each llm: entry its own listen address");
+                .contains("llm[1].listen: listens where llm[0] (line 2) does and both serve /v1/messages");
     }
 
     @Test

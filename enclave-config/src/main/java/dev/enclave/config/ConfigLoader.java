@@ -50,7 +50,8 @@ public final class ConfigLoader {
     private static final Set<String> LOCKOUT = keys("max_failures", "window", "ban", "nftables");
     private static final Set<String> SESSION = keys("idle", "absolute");
     private static final Set<String> LLM = keys("preset", "listen", "upstream", "key", "paths", "budget",
-            "auth_header", "auth_scheme", "allow_cidr", "resolve", "ca");
+            "auth_header", "auth_scheme", "allow_cidr", "resolve", "ca", "limits");
+    private static final Set<String> LLM_LIMITS = keys("max_connections", "head_timeout");
     private static final Set<String> KEY = keys("env", "file");
     private static final Set<String> BUDGET = keys("tokens_per_day", "requests_per_minute");
     private static final Set<String> APP = keys("command");
@@ -297,7 +298,18 @@ public final class ConfigLoader {
                 budget == null ? 0 : budget.value("requests_per_minute", bounded(Long::parseLong, 1, 100_000, "1", "100000"), 0L),
                 s.list("allow_cidr", Cidr::parse),
                 resolve,
-                s.value("ca", Path::of, null));
+                s.value("ca", Path::of, null),
+                llmLimits(s.section("limits", LLM_LIMITS)));
+    }
+
+    private static LlmLimits llmLimits(YamlSection s) {
+        LlmLimits d = LlmLimits.DEFAULTS;
+        if (s == null) {
+            return d;
+        }
+        return new LlmLimits(
+                s.value("max_connections", bounded(Long::parseLong, 1, 1_000_000, "1", "1000000"), (long) d.maxConnections()).intValue(),
+                s.value("head_timeout", positive(), d.headTimeout()));
     }
 
     /** A header name the relay may set; never one that frames or routes the request. */

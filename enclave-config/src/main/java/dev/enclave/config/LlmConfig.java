@@ -22,15 +22,26 @@ import java.util.List;
  * @param allowCidr         ranges the upstream may resolve to although their address class is denied
  * @param resolve           fixed answers for the upstream's name, taking precedence over DNS
  * @param ca                extra CA certificate (PEM) trusted for the upstream, or null for the JDK's only
+ * @param limits            connection limit and request-head timeout of the entry's listener
  */
 public record LlmConfig(String preset, InetSocketAddress listen, URI upstream, String keyEnv, Path keyFile,
                         List<String> paths, long tokensPerDay, String authHeader, String authScheme,
-                        long requestsPerMinute, List<Cidr> allowCidr, List<ResolvePin> resolve, Path ca) {
+                        long requestsPerMinute, List<Cidr> allowCidr, List<ResolvePin> resolve, Path ca,
+                        LlmLimits limits) {
 
     public LlmConfig {
+        limits = limits == null ? LlmLimits.DEFAULTS : limits;
         paths = List.copyOf(paths);
         allowCidr = List.copyOf(allowCidr);
         resolve = List.copyOf(resolve);
+    }
+
+    /** An entry with the default limits. */
+    public LlmConfig(String preset, InetSocketAddress listen, URI upstream, String keyEnv, Path keyFile,
+                     List<String> paths, long tokensPerDay, String authHeader, String authScheme,
+                     long requestsPerMinute, List<Cidr> allowCidr, List<ResolvePin> resolve, Path ca) {
+        this(preset, listen, upstream, keyEnv, keyFile, paths, tokensPerDay, authHeader, authScheme, requestsPerMinute,
+                allowCidr, resolve, ca, LlmLimits.DEFAULTS);
     }
 
     /** An entry with the preset's header and no rate limit, pins or extra CA. */

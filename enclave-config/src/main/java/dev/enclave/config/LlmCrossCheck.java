@@ -14,9 +14,12 @@ import java.util.Locale;
  * <ol>
  *   <li>A relayed upstream's name is not on {@code egress.allow} on any port: a CONNECT to it would
  *       let the agent call the same API around the relay, with a key of its own choosing.</li>
- *   <li>Two entries that listen on the same address (a wildcard address overlaps every address on
- *       its port) both list {@code paths}, and no prefix of one is at or below a prefix of the other;
- *       otherwise the relay could not tell which upstream a call is for.</li>
+ *   <li>Two entries that listen on the same address share one listener, which routes each call by
+ *       its path: both list {@code paths}, no prefix of one is at or below a prefix of the other
+ *       (otherwise the relay could not tell which upstream a call is for), and both give the same
+ *       {@code limits} (a listener has one set).</li>
+ *   <li>A wildcard address ({@code 0.0.0.0}, {@code [::]}) and another address on the same port
+ *       cannot both be bound: refused, naming both entries.</li>
  * </ol>
  */
 final class LlmCrossCheck {
@@ -49,29 +52,47 @@ final class LlmCrossCheck {
     }
 
     private static void distinguishable(YamlSection earlierSection, LlmConfig earlier, YamlSection section, LlmConfig entry) {
-        if (!sameListener(earlier.listen(), entry.listen())) {
+        InetSocketAddress a = earlier.listen();
+        InetSocketAddress b = entry.listen();
+        if (a.getPort() != b.getPort()) {
             return;
         }
         String other = earlierSection.path() + " (line " + earlierSection.line("listen", -1) + ")";
+        if (!a.getAddress().equals(b.getAddress())) {
+            if (a.getAddress().isAnyLocalAddress() || b.getAddress().isAnyLocalAddress()) {
+                section.problemAt("listen", "listens on " + format(b) + " and " + other + " on " + format(a)
+                        + ", which overlap, so both cannot be bound; give both the same listen address (to share it by"
+                        + " path) or different ports");
+            }
+            return;
+        }
         if (earlier.paths().isEmpty() || entry.paths().isEmpty()) {
             section.problemAt("listen", "listens where " + other + " does and one of them has no paths to tell them apart;"
                     + " give each entry its own listen address, or disjoint paths in both");
             return;
         }
-        for (String a : earlier.paths()) {
-            for (String b : entry.paths()) {
-                if (overlap(a, b)) {
-                    section.problemAt("listen", "listens where " + other + " does and both serve " + (a.length() <= b.length() ? b : a)
-                            + " (" + a + " and " + b + "); give each entry its own listen address, or disjoint paths");
+        for (String x : earlier.paths()) {
+            for (String y : entry.paths()) {
+                if (overlap(x, y)) {
+                    section.problemAt("listen", "listens where " + other + " does and both serve " + (x.length() <= y.length() ? y : x)
+                            + " (" + x + " and " + y + "); give each entry its own listen address, or disjoint paths");
                     return;
                 }
             }
         }
+        if (!earlier.limits().equals(entry.limits())) {
+            section.problemAt("listen", "listens where " + other + " does, so they share one listener, but their limits differ ("
+                    + describe(earlier.limits()) + " and " + describe(entry.limits()) + "); give both the same limits");
+        }
     }
 
-    private static boolean sameListener(InetSocketAddress a, InetSocketAddress b) {
-        return a.getPort() == b.getPort()
-                && (a.getAddress().equals(b.getAddress()) || a.getAddress().isAnyLocalAddress() || b.getAddress().isAnyLocalAddress());
+    private static String describe(LlmLimits l) {
+        return "max_connections " + l.maxConnections() + ", head_timeout " + l.headTimeout().toMillis() + " ms";
+    }
+
+    private static String format(InetSocketAddress a) {
+        String host = a.getAddress().getHostAddress();
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
     }
 
     /** True when one prefix is at or below the other at a segment boundary ({@code /v1} and {@code /v1/models}). */

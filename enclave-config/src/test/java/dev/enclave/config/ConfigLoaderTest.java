@@ -210,7 +210,7 @@ class ConfigLoaderTest {
                 URI.create("https://API.LLM.test:8443"), null, Path.of("/etc/enclave/llm-key"),
                 List.of("/v1/chat/completions", "/v1/models"), 1_000_000L, "X-Relay-Key", "", 60L,
                 List.of(Cidr.parse("10.0.0.0/8")), List.of(ResolvePin.parse("api.llm.test:8443=127.0.0.1:9443")),
-                Path.of("/etc/enclave/test-ca.pem")));
+                Path.of("/etc/enclave/test-ca.pem"), new LlmLimits(200, Duration.ofSeconds(5))));
         assertThat(openai.upstreamPort()).isEqualTo(8443);
         LlmConfig anthropic = llm.get(1);
         assertThat(anthropic.authHeader()).as("null: the preset's header").isNull();
@@ -242,6 +242,13 @@ class ConfigLoaderTest {
         assertProblems("llm_same_listen_overlapping_paths.yaml",
                 ":9 llm[1].listen: listens where llm[0] (line 4) does and both serve /v1/models/gpt-4o (/v1/models and"
                         + " /v1/models/gpt-4o); give each entry its own listen address, or disjoint paths");
+    }
+
+    @Test
+    void limitsDefaultWhenNotGiven() throws ConfigException {
+        LlmConfig entry = ConfigLoader.parse("llm:\n  - { listen: 10.77.1.1:4000, upstream: \"https://api.openai.com\" }\n",
+                "t.yaml").llm().get(0);
+        assertThat(entry.limits()).isEqualTo(LlmLimits.DEFAULTS);
     }
 
     @Test

@@ -50,7 +50,10 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
     private static final List<String> RESPONSE_DROPPED = List.of("keep-alive", "proxy-connection", "te", "trailer",
             "upgrade", "alt-svc", "set-cookie");
 
-    private final RelayRuntime rt;
+    private final RelayRouter router;
+    private final RelayHeadTimeout headTimer;
+    /** The upstream of the call in progress (or the last one); null for a call refused before it had one. */
+    private RelayRuntime route;
     private ChannelHandlerContext ctx;
     /** The call in progress: its request being read or its response written; null between calls. */
     private RelayCall call;
@@ -72,8 +75,9 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
     private boolean replayable;
     private static final int MAX_REPLAY_BYTES = 64 * 1024;
 
-    RelayFrontendHandler(RelayRuntime rt) {
-        this.rt = rt;
+    RelayFrontendHandler(RelayRouter router, RelayHeadTimeout headTimer) {
+        this.router = router;
+        this.headTimer = headTimer;
     }
 
     @Override
@@ -83,6 +87,18 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!ctx.channel().isActive() && msg instanceof HttpRequest req && req.decoderResult().isFailure()) {
+            // The codec's last word on a connection closed mid-head (the client left, or the head
+            // timeout closed it and audited why): not a call, nobody to answer.
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (msg instanceof HttpRequest) {
+            headTimer.headArrived();
+        }
+        if (msg instanceof LastHttpContent) {
+            headTimer.requestEnded();
+        }
         if (!held.isEmpty() || call != null && requestDone) {
             held.add(msg);
             updateReading();
@@ -103,11 +119,13 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void startCall(HttpRequest req) {
+        headTimer.callStarted();
         requestDone = false;
         closeAfterResponse = !HttpUtil.isKeepAlive(req);
         String method = req.method().name();
         InetSocketAddress client = (InetSocketAddress) ctx.channel().remoteAddress();
         if (req.decoderResult().isFailure()) {
+            route = router.only();
             call = new RelayCall(client.getAddress(), method, "-", false);
             observer = RelayCallObserver.NONE;
             refuse(400, "bad_request", "request is not valid HTTP/1.1 ("
@@ -117,13 +135,16 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         String uri = req.uri();
         if (!req.protocolVersion().equals(HttpVersion.HTTP_1_1)) {
             int q = uri.indexOf('?');
+            route = router.only();
             call = new RelayCall(client.getAddress(), method, q < 0 ? uri : uri.substring(0, q), q >= 0);
             observer = RelayCallObserver.NONE;
             // An HTTP/1.0 client cannot read a chunked (streamed) answer.
             refuse(505, "http_version", "the relay speaks HTTP/1.1 only", null, true);
             return;
         }
-        RelayPathPolicy.Outcome outcome = rt.paths().check(method, uri);
+        RelayRouter.Routed routed = router.route(method, uri);
+        route = routed.runtime();
+        RelayPathPolicy.Outcome outcome = routed.outcome();
         int q = uri.indexOf('?');
         String auditPath = outcome instanceof RelayPathPolicy.Allowed a ? a.path() : q < 0 ? uri : uri.substring(0, q);
         call = new RelayCall(client.getAddress(), method, auditPath, q >= 0);
@@ -143,17 +164,17 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         call.requestContentType = h.get(HttpHeaderNames.CONTENT_TYPE);
         call.requestContentEncoding = h.get(HttpHeaderNames.CONTENT_ENCODING);
-        observer = rt.observers().start(call);
+        observer = route.observers().start(call);
         RelayCallObserver.Refusal refusal = observer.admit(call);
         if (refusal != null) {
             refuse(refusal.status(), refusal.code(), refusal.text(), null, refusal.retryAfterSeconds(), expectsContinue);
             return;
         }
-        String key = rt.key().get();
-        if (!isToken(key)) {
-            // Never says what the key is: only that it is missing or could not go in a header.
-            refuse(503, "no_key", "the relay has no usable API key (missing, empty, or not one printable token); "
-                    + "check its key source", null, expectsContinue);
+        String key;
+        try {
+            key = route.key().key();
+        } catch (RelayKeyException e) {
+            refuse(503, "no_key", e.getMessage(), null, expectsContinue); // names the source and the fix, never a key
             return;
         }
         if (expectsContinue) {
@@ -161,9 +182,9 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         req.setUri(((RelayPathPolicy.Allowed) outcome).upstreamTarget());
         req.setProtocolVersion(HttpVersion.HTTP_1_1);
-        rt.injector().apply(h, key);
+        route.injector().apply(h, key);
         pending.add(req);
-        Future<RelayBackendHandler> acquired = rt.upstream().acquire(ctx.channel().eventLoop());
+        Future<RelayBackendHandler> acquired = route.upstream().acquire(ctx.channel().eventLoop());
         if (acquired.isSuccess()) {
             // A pooled connection: no wait. No flush here either: the body parts of this read follow,
             // and channelReadComplete flushes head and body together (one TLS record, one write).
@@ -173,7 +194,8 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         connecting = true;
         updateReading();
         RelayCall opening = call;
-        acquired.addListener((Future<RelayBackendHandler> f) -> connected(f, opening));
+        RelayRuntime openingRoute = route;
+        acquired.addListener((Future<RelayBackendHandler> f) -> connected(f, opening, openingRoute));
     }
 
     private void requestContent(HttpContent c) {
@@ -215,10 +237,10 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void connected(Future<RelayBackendHandler> f, RelayCall forCall) {
+    private void connected(Future<RelayBackendHandler> f, RelayCall forCall, RelayRuntime forRoute) {
         if (forCall != call || !ctx.channel().isActive()) {
             if (f.isSuccess()) {
-                rt.upstream().release(f.getNow()); // unused and clean: the next call can have it
+                forRoute.upstream().release(f.getNow()); // unused and clean: the next call can have it
             }
             return;
         }
@@ -226,7 +248,7 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         if (!f.isSuccess()) {
             Throwable cause = f.cause();
             UpstreamFailure failure = cause instanceof UpstreamFailure u ? u
-                    : new UpstreamFailure("upstream_failed", "cannot reach upstream " + rt.upstream().target().host()
+                    : new UpstreamFailure("upstream_failed", "cannot reach upstream " + forRoute.upstream().target().host()
                     + ": " + RelayUpstream.rootMessage(cause));
             badGateway(failure);
             return;
@@ -348,7 +370,7 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         h.channel().flush(); // the request's last part may still wait for the client read's flush
         h.unbind();
         if (requestDone && h.reusable()) {
-            rt.upstream().release(h);
+            route.upstream().release(h);
         } else {
             h.channel().close(); // the upstream answered before the whole request went: the connection is mid-request
         }
@@ -395,11 +417,13 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
             connecting = true;
             updateReading();
             RelayCall retrying = call;
-            rt.upstream().open(ctx.channel().eventLoop()).addListener((Future<RelayBackendHandler> f) -> connected(f, retrying));
+            RelayRuntime retryingRoute = route;
+            route.upstream().open(ctx.channel().eventLoop())
+                    .addListener((Future<RelayBackendHandler> f) -> connected(f, retrying, retryingRoute));
             return;
         }
         if (call.status == 0) {
-            badGateway(new UpstreamFailure("upstream_closed", "upstream " + rt.upstream().target().host()
+            badGateway(new UpstreamFailure("upstream_closed", "upstream " + route.upstream().target().host()
                     + " closed the connection without answering"));
             return;
         }
@@ -488,7 +512,7 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
                 .put("method", c.method())
                 .put("path", c.path())
                 .put("query", c.hadQuery()) // whether there was one; its values can carry secrets and are never logged
-                .put("upstream", rt.upstream().target().host())
+                .put("upstream", route == null ? null : route.upstream().target().host())
                 .put("status", c.status)
                 .put("outcome", c.outcome.code())
                 .put("reason", c.reason);
@@ -511,26 +535,13 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
         RelayCallObserver o = observer;
         observer = RelayCallObserver.NONE;
         o.finished(c, e);
+        headTimer.callEnded();
         try {
-            rt.audit().write(e);
+            router.audit().write(e);
         } catch (IllegalStateException unaudited) {
             // Fail closed: a relay that cannot audit its calls makes no more of them on this connection.
             ctx.close();
         }
-    }
-
-    /** One printable ASCII token: what a header value can carry without being split or rejected. */
-    private static boolean isToken(String key) {
-        if (key == null || key.isEmpty()) {
-            return false;
-        }
-        for (int i = 0; i < key.length(); i++) {
-            char c = key.charAt(i);
-            if (c < 0x21 || c > 0x7e) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private static double ms(long nanos) {

@@ -99,14 +99,14 @@ public final class RelayKey {
             throw new RelayKeyException(file + ": mode " + octal(permissions) + " lets other accounts "
                     + (permissions.contains(PosixFilePermission.GROUP_WRITE) || permissions.contains(PosixFilePermission.OTHERS_WRITE)
                             ? "change or read" : "read")
-                    + " the API key; run chmod 600 " + file);
+                    + " the API key; run chmod 600 " + file, true);
         }
         String owner = attributes.owner().getName();
         String me = System.getProperty("user.name");
         if (!owner.equals(me) && !owner.equals("root")) {
             String expected = me.equals("root") ? "root (who runs Enclave)" : me + " (who runs Enclave) or root";
             throw new RelayKeyException(file + ": owned by " + owner + ", not by " + expected + "; a key file another"
-                    + " account owns can be changed or replaced by it; run chown " + me + " " + file);
+                    + " account owns can be changed or replaced by it; run chown " + me + " " + file, true);
         }
     }
 

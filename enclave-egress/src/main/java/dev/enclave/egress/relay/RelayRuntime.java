@@ -1,9 +1,8 @@
 package dev.enclave.egress.relay;
 
 import dev.enclave.audit.AuditLog;
-import java.util.function.Supplier;
 
-/** What every client connection of one relay shares. */
-record RelayRuntime(RelayPathPolicy paths, ApiKeyInjector injector, Supplier<String> key, RelayUpstream upstream,
+/** What every call to one upstream shares: its paths, how its key goes in, the key, the connections, the observers. */
+record RelayRuntime(RelayPathPolicy paths, ApiKeyInjector injector, RelayKeySource key, RelayUpstream upstream,
                     AuditLog audit, RelayCallObserver.Factory observers) {
 }

@@ -29,6 +29,7 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.StringJoiner;
@@ -37,30 +38,40 @@ import java.util.function.Supplier;
 
 /**
  * The LLM relay: a plain-HTTP/1.1 reverse proxy on the private side that forwards the API's
- * allowed paths to one upstream over verified TLS, with the configured key in place of whatever
- * credential the app sent. Binds and owns its threads; the pipeline is assembled by
- * {@link RelayInitializer}.
+ * allowed paths to an upstream over verified TLS, with the configured key in place of whatever
+ * credential the app sent. One listener serves one or more upstreams ({@link Entry}), each with its
+ * own path prefixes (disjoint), key, auth header and budget; a call goes to the upstream whose
+ * prefix covers its path ({@link RelayRouter}). Binds and owns its threads; the pipeline is
+ * assembled by {@link RelayInitializer}.
  *
- * <p>The upstream is reached under the egress proxy's address policy ({@link EgressPolicy}, built
- * from an egress config whose only allowed destination is the upstream): the same pins
+ * <p>Each upstream is reached under the egress proxy's address policy ({@link EgressPolicy}, built
+ * from an egress config whose only allowed destination is that upstream): the same pins
  * ({@code resolve}), the same refusal of loopback/private/metadata addresses unless an
  * {@code allow_cidr} covers them, the same resolver, and never this relay's own address.
  */
 public final class RelayServer implements AutoCloseable {
-    private final RelaySettings settings;
-    private final Supplier<String> key;
+    /**
+     * One upstream served on the listener.
+     *
+     * @param settings  what it serves; every entry of one server has the same listen address, idle
+     *                  timeout and limits
+     * @param key       its API key, asked for each call (so a rotated key file takes effect without a restart)
+     * @param observers its calls' observers ({@link UsageObserver#factory} for usage audit and budget)
+     */
+    public record Entry(RelaySettings settings, RelayKeySource key, RelayCallObserver.Factory observers) {
+    }
+
+    private final List<Entry> entries;
     private final AuditLog audit;
-    private final RelayCallObserver.Factory observers;
     private final boolean epoll = Epoll.isAvailable();
     private EventLoopGroup group;
-    private EgressResolver resolver;
+    private final List<EgressResolver> resolvers = new ArrayList<>();
     private Channel serverChannel;
-    private volatile RelayRuntime runtime;
+    private volatile RelayRouter router;
     private boolean closed;
 
     /**
-     * @param key supplies the upstream API key for each call (read when the call is made, so a
-     *            rotated key takes effect without a restart); never logged
+     * @param key supplies the upstream API key for each call (read when the call is made); never logged
      */
     public RelayServer(RelaySettings settings, Supplier<String> key, AuditLog audit) {
         this(settings, key, audit, RelayBudget.unlimited());
@@ -72,10 +83,29 @@ public final class RelayServer implements AutoCloseable {
     }
 
     public RelayServer(RelaySettings settings, Supplier<String> key, AuditLog audit, RelayCallObserver.Factory observers) {
-        this.settings = settings;
-        this.key = key;
+        this(List.of(new Entry(settings, RelayKeySource.of(key), observers)), audit);
+    }
+
+    /**
+     * @throws IllegalArgumentException when the entries differ in listen address, idle timeout or
+     *                                  limits, or two of them serve overlapping paths
+     */
+    public RelayServer(List<Entry> entries, AuditLog audit) {
+        if (entries.isEmpty()) {
+            throw new IllegalArgumentException("a relay needs at least one upstream");
+        }
+        RelaySettings first = entries.get(0).settings();
+        for (Entry e : entries) {
+            RelaySettings s = e.settings();
+            if (!s.listen().equals(first.listen()) || !s.idleTimeout().equals(first.idleTimeout())
+                    || s.maxConnections() != first.maxConnections() || !s.headTimeout().equals(first.headTimeout())) {
+                throw new IllegalArgumentException("upstreams " + first.upstream() + " and " + s.upstream() + " on one relay"
+                        + " need the same listen address, idle timeout and limits");
+            }
+        }
+        RelayRouter.checkDisjoint(entries.stream().map(Entry::settings).toList());
+        this.entries = List.copyOf(entries);
         this.audit = audit;
-        this.observers = observers;
     }
 
     /**
@@ -84,13 +114,14 @@ public final class RelayServer implements AutoCloseable {
      * @throws IOException naming the address when it cannot be bound, or the CA file when it cannot be read
      */
     public synchronized InetSocketAddress start() throws IOException, InterruptedException {
-        SslContext tls = RelayTls.clientContext(settings.extraCa());
+        RelaySettings listener = entries.get(0).settings();
+        List<SslContext> tls = new ArrayList<>();
+        for (Entry e : entries) {
+            tls.add(RelayTls.clientContext(e.settings().extraCa()));
+        }
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         group = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(), io);
         Class<? extends SocketChannel> socketType = epoll ? EpollSocketChannel.class : NioSocketChannel.class;
-        int connectMillis = (int) settings.connectTimeout().toMillis();
-        resolver = new EgressResolver(epoll ? EpollDatagramChannel.class : NioDatagramChannel.class, socketType,
-                settings.resolver(), connectMillis);
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
                 .channel(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
@@ -98,40 +129,56 @@ public final class RelayServer implements AutoCloseable {
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, RelayUpstream.WATER_MARK)
-                .childHandler(new RelayInitializer(() -> runtime, settings.idleTimeout().toMillis()));
-        ChannelFuture bind = b.bind(settings.listen()).await();
+                .childHandler(new RelayInitializer(() -> router, listener));
+        ChannelFuture bind = b.bind(listener.listen()).await();
         if (!bind.isSuccess()) {
             close();
-            InetSocketAddress at = settings.listen();
+            InetSocketAddress at = listener.listen();
             throw new IOException("cannot listen on " + at.getAddress().getHostAddress() + ":" + at.getPort()
                     + " (" + RelayUpstream.rootMessage(bind.cause()) + ")", bind.cause());
         }
         serverChannel = bind.channel();
         InetSocketAddress bound = (InetSocketAddress) serverChannel.localAddress();
+        String listen = bound.getAddress().getHostAddress() + ":" + bound.getPort();
 
-        HostPort target = settings.upstreamTarget();
-        EgressConfig policyConfig = new EgressConfig(bound, List.of(HostPattern.parse(target.toString())),
-                settings.allowCidr(), settings.resolve(), settings.resolver(), List.of(), List.of(target.port()),
-                EgressMode.ENFORCE, EgressLimits.DEFAULTS, null);
-        EgressPolicy policy = new EgressPolicy(policyConfig, Set.of(bound));
-        RelayUpstream upstream = new RelayUpstream(target, policy, resolver, tls, socketType, connectMillis);
-        runtime = new RelayRuntime(new RelayPathPolicy(settings.routes()),
-                new ApiKeyInjector(settings), key, upstream, audit, observers);
+        List<RelayRuntime> runtimes = new ArrayList<>();
+        for (int i = 0; i < entries.size(); i++) {
+            Entry entry = entries.get(i);
+            RelaySettings settings = entry.settings();
+            int connectMillis = (int) settings.connectTimeout().toMillis();
+            EgressResolver resolver = new EgressResolver(epoll ? EpollDatagramChannel.class : NioDatagramChannel.class,
+                    socketType, settings.resolver(), connectMillis);
+            resolvers.add(resolver);
+            HostPort target = settings.upstreamTarget();
+            EgressConfig policyConfig = new EgressConfig(bound, List.of(HostPattern.parse(target.toString())),
+                    settings.allowCidr(), settings.resolve(), settings.resolver(), List.of(), List.of(target.port()),
+                    EgressMode.ENFORCE, EgressLimits.DEFAULTS, null);
+            EgressPolicy policy = new EgressPolicy(policyConfig, Set.of(bound));
+            RelayUpstream upstream = new RelayUpstream(target, policy, resolver, tls.get(i), socketType, connectMillis);
+            runtimes.add(new RelayRuntime(new RelayPathPolicy(settings.routes()), new ApiKeyInjector(settings),
+                    entry.key(), upstream, audit, entry.observers()));
+        }
+        router = new RelayRouter(listen, runtimes, audit);
 
-        StringJoiner paths = new StringJoiner(" ");
-        settings.routes().forEach(r -> paths.add(r.prefix()));
-        audit.write(AuditEvent.of("relay", "start")
-                .put("listen", bound.getAddress().getHostAddress() + ":" + bound.getPort())
-                .put("upstream", settings.upstream().toString())
-                .put("preset", settings.preset().id())
-                .put("auth_header", settings.authHeader())
-                .put("paths", paths.toString())
-                .put("allow_cidr", settings.allowCidr().toString())
-                .put("transport", epoll ? "epoll" : "nio"));
+        for (Entry entry : entries) {
+            RelaySettings settings = entry.settings();
+            StringJoiner paths = new StringJoiner(" ");
+            settings.routes().forEach(r -> paths.add(r.prefix()));
+            audit.write(AuditEvent.of("relay", "start")
+                    .put("listen", listen)
+                    .put("upstream", settings.upstream().toString())
+                    .put("preset", settings.preset().id())
+                    .put("auth_header", settings.authHeader())
+                    .put("paths", paths.toString())
+                    .put("allow_cidr", settings.allowCidr().toString())
+                    .put("max_connections", settings.maxConnections())
+                    .put("head_timeout_ms", settings.headTimeout().toMillis())
+                    .put("transport", epoll ? "epoll" : "nio"));
+        }
         return bound;
     }
 
-    /** Stops accepting and closes every connection and the resolver. Safe to call more than once. */
+    /** Stops accepting and closes every connection and the resolvers. Safe to call more than once. */
     @Override
     public synchronized void close() {
         if (closed) {
@@ -141,9 +188,7 @@ public final class RelayServer implements AutoCloseable {
         if (serverChannel != null) {
             serverChannel.close().syncUninterruptibly();
         }
-        if (resolver != null) {
-            resolver.close();
-        }
+        resolvers.forEach(EgressResolver::close);
         if (group != null) {
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         }

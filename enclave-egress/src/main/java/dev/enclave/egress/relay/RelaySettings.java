@@ -1,5 +1,6 @@
 package dev.enclave.egress.relay;
 
+import dev.enclave.config.LlmLimits;
 import dev.enclave.config.ResolvePin;
 import dev.enclave.config.match.Cidr;
 import dev.enclave.config.match.HostPort;
@@ -28,10 +29,14 @@ import java.util.List;
  * @param authHeader     the header the key goes in; null for the preset's
  * @param authScheme     the word before the key in that header ({@code Bearer}, without the space), "" for none;
  *                       null for the preset's
+ * @param maxConnections connections open at once on the listener; a new one past it gets 503 and is closed
+ * @param headTimeout    a connection gets this long, from its start or the first byte after its previous call,
+ *                       to send a whole request head (slowloris); then 408 and closed
  */
 public record RelaySettings(InetSocketAddress listen, URI upstream, RelayPreset preset, List<RelayRoute> routes,
                             List<ResolvePin> resolve, List<Cidr> allowCidr, InetSocketAddress resolver, Path extraCa,
-                            Duration connectTimeout, Duration idleTimeout, String authHeader, String authScheme) {
+                            Duration connectTimeout, Duration idleTimeout, String authHeader, String authScheme,
+                            int maxConnections, Duration headTimeout) {
     /** Headers that frame or route the request: the key cannot go in them. */
     private static final java.util.Set<String> NOT_AUTH_HEADERS = java.util.Set.of("host", "content-length",
             "transfer-encoding", "connection", "content-type", "content-encoding", "te", "trailer", "upgrade",
@@ -39,14 +44,36 @@ public record RelaySettings(InetSocketAddress listen, URI upstream, RelayPreset 
 
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(15);
+    public static final int DEFAULT_MAX_CONNECTIONS = LlmLimits.DEFAULTS.maxConnections();
+    public static final Duration DEFAULT_HEAD_TIMEOUT = LlmLimits.DEFAULTS.headTimeout();
 
     public RelaySettings {
+        if (maxConnections < 1) {
+            throw new IllegalArgumentException("max connections: " + maxConnections + " (expected: 1 or more)");
+        }
+        if (headTimeout.isZero() || headTimeout.isNegative()) {
+            throw new IllegalArgumentException("head timeout: " + headTimeout + " (expected: more than 0)");
+        }
         routes = List.copyOf(routes.isEmpty() ? preset.defaultRoutes() : routes);
         resolve = List.copyOf(resolve);
         allowCidr = List.copyOf(allowCidr);
         upstreamTarget(upstream); // validates
         authHeader = authHeader == null ? preset.authHeader() : checkAuthHeader(authHeader);
         authScheme = authScheme == null ? preset.authScheme() : checkAuthScheme(authScheme);
+    }
+
+    /** The default limits ({@link LlmLimits#DEFAULTS}). */
+    public RelaySettings(InetSocketAddress listen, URI upstream, RelayPreset preset, List<RelayRoute> routes,
+                         List<ResolvePin> resolve, List<Cidr> allowCidr, InetSocketAddress resolver, Path extraCa,
+                         Duration connectTimeout, Duration idleTimeout, String authHeader, String authScheme) {
+        this(listen, upstream, preset, routes, resolve, allowCidr, resolver, extraCa, connectTimeout, idleTimeout,
+                authHeader, authScheme, DEFAULT_MAX_CONNECTIONS, DEFAULT_HEAD_TIMEOUT);
+    }
+
+    /** These settings with other listener limits. */
+    public RelaySettings withLimits(int connections, Duration head) {
+        return new RelaySettings(listen, upstream, preset, routes, resolve, allowCidr, resolver, extraCa, connectTimeout,
+                idleTimeout, authHeader, authScheme, connections, head);
     }
 
     /** The preset's header and scheme. */

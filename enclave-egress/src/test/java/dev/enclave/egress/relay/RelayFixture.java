@@ -16,6 +16,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 
@@ -35,16 +36,13 @@ final class RelayFixture implements AutoCloseable {
     final Path auditFile;
     final InetSocketAddress address;
 
-    private RelayFixture(RelaySettings settings, Supplier<String> key, Path dir, long tokensPerDay,
+    private RelayFixture(RelaySettings settings, Function<AuditLog, RelayKeySource> key, Path dir, long tokensPerDay,
                          int requestsPerMinute, Clock clock) throws Exception {
         auditFile = dir.resolve("relay-audit-" + System.nanoTime() + ".log");
         audit = AuditLog.open(auditFile);
-        if (tokensPerDay == 0 && requestsPerMinute == 0) {
-            server = new RelayServer(settings, key, audit); // the default wiring, as the CLI without budgets
-        } else {
-            server = new RelayServer(settings, key, audit, new RelayBudget(tokensPerDay, requestsPerMinute, clock,
-                    UsageObserver.auditAlerts(audit, settings)));
-        }
+        RelayBudget budget = tokensPerDay == 0 && requestsPerMinute == 0 ? RelayBudget.unlimited()
+                : new RelayBudget(tokensPerDay, requestsPerMinute, clock, UsageObserver.auditAlerts(audit, settings));
+        server = new RelayServer(List.of(new RelayServer.Entry(settings, key.apply(audit), UsageObserver.factory(budget))), audit);
         address = server.start();
     }
 
@@ -110,12 +108,14 @@ final class RelayFixture implements AutoCloseable {
         private final List<Cidr> allowCidr = new ArrayList<>();
         private InetSocketAddress resolver = new InetSocketAddress("127.0.0.1", 9); // discard port: nothing answers
         private Path ca;
-        private Supplier<String> key = () -> KEY;
+        private Function<AuditLog, RelayKeySource> key = audit -> RelayKeySource.of(() -> KEY);
         private String authHeader;
         private String authScheme;
         private long tokensPerDay;
         private int requestsPerMinute;
         private Clock clock = Clock.systemUTC();
+        private int maxConnections = RelaySettings.DEFAULT_MAX_CONNECTIONS;
+        private Duration headTimeout = RelaySettings.DEFAULT_HEAD_TIMEOUT;
 
         Builder(Path dir) {
             this.dir = dir;
@@ -157,7 +157,20 @@ final class RelayFixture implements AutoCloseable {
         }
 
         Builder key(Supplier<String> k) {
-            key = k;
+            key = audit -> RelayKeySource.of(k);
+            return this;
+        }
+
+        /** The key from {@code file}, re-read when it changes ({@link RelayKeyFile}), its reloads on the relay's audit log. */
+        Builder keyFile(Path file) {
+            key = audit -> RelayKeyFile.watch(file, audit);
+            return this;
+        }
+
+        /** The listener's connection limit and request-head timeout. */
+        Builder limits(int maxConnections, Duration headTimeout) {
+            this.maxConnections = maxConnections;
+            this.headTimeout = headTimeout;
             return this;
         }
 
@@ -179,7 +192,7 @@ final class RelayFixture implements AutoCloseable {
         RelaySettings settings() {
             return new RelaySettings(new InetSocketAddress("127.0.0.1", 0), RelaySettings.parseUpstream(upstream), preset,
                     routes, pins, allowCidr, resolver, ca, Duration.ofSeconds(3), RelaySettings.DEFAULT_IDLE_TIMEOUT,
-                    authHeader, authScheme);
+                    authHeader, authScheme, maxConnections, headTimeout);
         }
 
         RelayFixture start() throws Exception {
