@@ -5,14 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.enclave.audit.AuditLog;
-import dev.enclave.config.ResolvePin;
-import dev.enclave.config.match.Cidr;
-import dev.enclave.egress.relay.RelayBudget;
-import dev.enclave.egress.relay.RelayPreset;
 import dev.enclave.egress.relay.RelayServer;
-import dev.enclave.egress.relay.RelaySettings;
-import dev.enclave.egress.relay.UsageObserver;
 import dev.enclave.egress.testing.FakeLlmApi;
 import dev.enclave.egress.testing.TestPki;
 import java.io.IOException;
@@ -24,10 +17,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -75,7 +65,7 @@ class DemoAppServerTest {
 
     @Test
     void theAnswerArrivesAsOneMessagePerPieceWhileTheLlmIsStillStreaming() throws Exception {
-        Relay relay = relay(() -> KEY, 0);
+        DemoRelay relay = relay(() -> KEY, 0);
         InetSocketAddress app = demoApp(relay.baseUrl());
         llm.holdStreams(); // the fake sends "one", then waits for releaseStreams()
         Page page = Page.open(app);
@@ -110,7 +100,7 @@ class DemoAppServerTest {
 
     @Test
     void theRelaysBudgetRefusalReachesThePageInTheRelaysWords() throws Exception {
-        Relay relay = relay(() -> KEY, 1); // one request a minute
+        DemoRelay relay = relay(() -> KEY, 1); // one request a minute
         Page page = Page.open(demoApp(relay.baseUrl()));
         page.ask("first");
         assertThat(List.of(page.next(), page.next(), page.next(), page.next()))
@@ -123,7 +113,7 @@ class DemoAppServerTest {
 
     @Test
     void aRelayWithoutAKeySays503AndHowToFixIt() throws Exception {
-        Relay relay = relay(() -> null, 0);
+        DemoRelay relay = relay(() -> null, 0);
         Page page = Page.open(demoApp(relay.baseUrl()));
         page.ask("hello");
         assertThat(error(page.next())).startsWith("the relay answered 503: enclave relay: the relay has no usable API key");
@@ -146,7 +136,7 @@ class DemoAppServerTest {
 
     @Test
     void aPageThatLeavesMidAnswerHangsUpOnTheRelayAndTheLlm() throws Exception {
-        Relay relay = relay(() -> KEY, 0);
+        DemoRelay relay = relay(() -> KEY, 0);
         InetSocketAddress app = demoApp(relay.baseUrl());
         llm.holdStreams(true); // once released, the fake keeps writing until a write fails
         Page page = Page.open(app);
@@ -219,38 +209,10 @@ class DemoAppServerTest {
         return app.start();
     }
 
-    /** A real relay to the fake LLM, as {@code enclave up} wires it: pinned, loopback allowed, the fake's CA trusted. */
-    private Relay relay(Supplier<String> key, int requestsPerMinute) throws Exception {
-        Path auditFile = dir.resolve("relay-" + System.nanoTime() + ".log");
-        AuditLog audit = AuditLog.open(auditFile);
-        RelaySettings settings = new RelaySettings(new InetSocketAddress("127.0.0.1", 0), URI.create("https://api.llm.test"),
-                RelayPreset.OPENAI, List.of(), List.of(ResolvePin.parse("api.llm.test:443=127.0.0.1:" + llm.port())),
-                List.of(Cidr.parse("127.0.0.1/32")), new InetSocketAddress("127.0.0.1", 9),
-                pki.writeCaPem(dir.resolve("ca-" + System.nanoTime() + ".pem")), Duration.ofSeconds(5), RelaySettings.DEFAULT_IDLE_TIMEOUT);
-        RelayServer server = new RelayServer(settings, key, audit,
-                new RelayBudget(0, requestsPerMinute, Clock.systemUTC(), UsageObserver.auditAlerts(audit, settings)));
-        InetSocketAddress at = server.start();
-        closing.add(audit);
-        closing.add(server);
-        return new Relay(URI.create("http://127.0.0.1:" + at.getPort() + "/v1"), audit, auditFile);
-    }
-
-    private record Relay(URI baseUrl, AuditLog audit, Path auditFile) {
-        /** The first {@code call} audit line, waiting up to 10 s for it (it is written when the call ends). */
-        JsonNode awaitCall() throws Exception {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            do {
-                audit.flush();
-                for (String line : Files.readAllLines(auditFile)) {
-                    JsonNode n = JSON.readTree(line);
-                    if (n.path("event").asText().equals("call")) {
-                        return n;
-                    }
-                }
-                Thread.sleep(20);
-            } while (System.nanoTime() < deadline);
-            throw new AssertionError("the relay audited no call: " + Files.readString(auditFile));
-        }
+    private DemoRelay relay(Supplier<String> key, int requestsPerMinute) throws Exception {
+        DemoRelay relay = new DemoRelay(llm, pki, dir, key, requestsPerMinute);
+        closing.add(relay);
+        return relay;
     }
 
     /** What the page does: one WebSocket to /ask with this origin, prompts out, whole messages in. */
