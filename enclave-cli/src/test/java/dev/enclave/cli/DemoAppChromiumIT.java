@@ -38,7 +38,8 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * The issue's "a browser can log in and get an LLM answer": the real {@code enclave up} (shaded
  * jar, root, a real namespace, both firewall tables, gateway, proxy, relay to a local fake LLM over
  * TLS, the built-in demo app as nobody), driven by headless Chromium exactly as a newcomer would:
- * the login form with the printed password, a prompt in the demo page answered by a stream, a URL
+ * the login form with the printed password, a prompt in the demo page answered by a stream over the
+ * page's WebSocket, a URL
  * in the "try to reach" box refused by the egress proxy. Then {@code down}. Its own namespace name,
  * 10.77.97.0/24 and gateway port, so it never meets {@link UpCommandIT}'s or a real enclave-app.
  */
@@ -117,9 +118,19 @@ class DemoAppChromiumIT {
         prompt.clear();
         prompt.sendKeys("say three words");
         browser.findElement(By.id("ask")).click();
-        // The fake LLM streams "one", "two", "three": through relay, app and gateway into the page.
-        waitFor().until(ExpectedConditions.textToBePresentInElementLocated(By.id("answer"), "three"));
-        assertThat(browser.findElement(By.id("answer")).getText()).contains(String.join("", FakeLlmApi.STREAM_WORDS)).doesNotContain("[");
+        // The fake LLM streams "one", "two", "three": through relay, demo app, WebSocket and gateway into the page.
+        waitFor().until(ExpectedConditions.or(ExpectedConditions.attributeToBe(By.id("answer"), "data-state", "done"),
+                ExpectedConditions.attributeToBe(By.id("answer"), "data-state", "error")));
+        WebElement answer = browser.findElement(By.id("answer"));
+        assertThat(answer.getText()).isEqualTo(String.join("", FakeLlmApi.STREAM_WORDS));
+        assertThat(answer.getAttribute("data-state")).isEqualTo("done");
+        // It came over the page's WebSocket, one message per piece (the page counts them as they arrive) ...
+        assertThat(answer.getAttribute("data-transport")).isEqualTo("websocket");
+        assertThat(answer.getAttribute("data-pieces")).isEqualTo(String.valueOf(FakeLlmApi.STREAM_WORDS.size()));
+        assertThat(browser.findElement(By.id("status")).getText()).isEqualTo("streamed over a WebSocket: 3 pieces, done");
+        // ... and the gateway switched that connection to the app's WebSocket (its access line for the 101).
+        String upgraded = awaitLine(state.resolve("audit/gateway.log"), "\"path\":\"/ask\"");
+        assertThat(upgraded).contains("\"event\":\"access\"", "\"method\":\"GET\"", "\"status\":101", "\"user\":\"admin\"");
         assertThat(llm.seen()).hasSizeGreaterThan(calls);
         assertThat(llm.seen().get(llm.seen().size() - 1).header("authorization")).containsExactly("Bearer " + KEY);
 
@@ -133,6 +144,20 @@ class DemoAppChromiumIT {
 
         assertThat(browser.getPageSource()).doesNotContain(KEY);
         assertThat(Files.readString(state.resolve("audit/gateway.log"))).contains("\"event\":\"login\"").doesNotContain(password);
+    }
+
+    /** The first line of {@code log} containing {@code text}, waiting up to 10 s: audit lines are written in batches. */
+    private static String awaitLine(Path log, String text) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        do {
+            for (String line : Files.readAllLines(log)) {
+                if (line.contains(text)) {
+                    return line;
+                }
+            }
+            Thread.sleep(50);
+        } while (System.nanoTime() < deadline);
+        throw new AssertionError("no line with " + text + " in " + log + ":\n" + Files.readString(log));
     }
 
     private EnclaveJar.Result up() throws IOException, InterruptedException {

@@ -176,43 +176,37 @@ class UpCommandIT {
         assertThat(cmdline).doesNotContain(KEY);
         assertThat(Files.readString(Path.of("/proc", appPid, "status"))).containsPattern("(?m)^Uid:\\s+65534\\s");
         assertThat(environ).contains("HOME=" + state.resolve("app/home"));
-        // The demo app, through the gateway as a browser would call it: an answer streamed from the
-        // (fake) LLM through the relay, and the egress proxy's refusal of a URL not on the allowlist.
+        // The demo app, through the gateway as a browser would call it: the page's WebSocket gets an
+        // answer streamed from the (fake) LLM through the relay, and the egress proxy refuses a URL
+        // not on the allowlist.
         Matcher m = PASSWORD.matcher(up.out());
         assertThat(m.find()).isTrue();
         String login = "admin:" + m.group(1);
         int before = llm.seen().size();
-        String streamed = HostCommand.run(null, "curl", "-sS", "-N", "-k", "--max-time", "20", "-u", login, "-H", "X-Demo: 1",
-                "--data-binary", "say three words", "https://127.0.0.1:" + GATEWAY_PORT + "/ask");
-        assertThat(streamed).contains("event: text\ndata: \"one\"").contains("data: \"two\"").contains("data: \"three\"")
-                .contains("event: done").doesNotContain(KEY);
-        assertThat(llm.seen()).hasSizeGreaterThan(before);
-        assertThat(llm.seen().get(llm.seen().size() - 1).header("authorization")).containsExactly("Bearer " + KEY);
-        // Streamed, not buffered: with the fake LLM holding its stream after the first event, that
-        // event has already reached the client through relay, app and gateway.
+        // Streamed, not buffered: with the fake LLM holding its stream after the first piece, that
+        // piece has already reached the WebSocket client through relay, app and gateway.
         llm.holdStreams();
-        Path streamOut = base.resolve("stream.txt");
-        Process held = new ProcessBuilder(HostCommand.tool("curl"), "-sS", "-N", "-k", "--max-time", "60", "-u", login, "-H", "X-Demo: 1",
-                "--data-binary", "say three words", "https://127.0.0.1:" + GATEWAY_PORT + "/ask")
-                .redirectErrorStream(true).redirectOutput(streamOut.toFile()).start();
+        DemoSocket ask;
         try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (!Files.readString(streamOut).contains("data: \"one\"") && System.nanoTime() < deadline && held.isAlive()) {
-                Thread.sleep(50); // waiting for the first event to arrive
-            }
-            assertThat(Files.readString(streamOut)).contains("data: \"one\"").doesNotContain("\"two\"");
+            ask = DemoSocket.open(state, GATEWAY_PORT, login, "https://127.0.0.1:" + GATEWAY_PORT);
+            ask.send("say three words");
+            assertThat(ask.next()).isEqualTo("{\"text\":\"one\"}");
             assertThat(llm.streamOutcome()).isNotDone();
         } finally {
             llm.releaseStreams();
         }
-        assertThat(held.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(Files.readString(streamOut)).contains("data: \"three\"").contains("event: done");
+        assertThat(List.of(ask.next(), ask.next(), ask.next())).containsExactly("{\"text\":\"two\"}", "{\"text\":\"three\"}", "{\"done\":true}");
+        ask.close();
+        assertThat(llm.seen()).hasSizeGreaterThan(before);
+        assertThat(llm.seen().get(llm.seen().size() - 1).header("authorization")).containsExactly("Bearer " + KEY);
+        // A page of another site cannot open it with the user's credentials (cross-site WebSocket hijacking).
+        assertThat(DemoSocket.refusal(state, GATEWAY_PORT, login, "https://evil.example")).isEqualTo(403);
 
         String reached = HostCommand.run(null, "curl", "-sS", "-k", "--max-time", "20", "-u", login, "-H", "X-Demo: 1",
                 "--data-binary", "https://example.com/", "https://127.0.0.1:" + GATEWAY_PORT + "/reach");
         assertThat(reached).contains("egress proxy " + HOST + ":3128 answered: HTTP/1.1 403").contains("reason: host_not_allowed");
         String noHeader = HostCommand.run(null, "curl", "-sS", "-k", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20",
-                "-u", login, "--data-binary", "x", "https://127.0.0.1:" + GATEWAY_PORT + "/ask");
+                "-u", login, "--data-binary", "x", "https://127.0.0.1:" + GATEWAY_PORT + "/reach");
         assertThat(noHeader).as("a cross-site form cannot set X-Demo").isEqualTo("405");
 
         // The app's user cannot change the namespace's firewall (no CAP_NET_ADMIN, no_new_privs).
