@@ -10,6 +10,10 @@
 # Targets (issue #5): requests/s >= 1.0x nginx; added p50 < 1 ms; added time to first byte < 1 ms.
 #
 # Usage: bench/relay.sh    env: CONNS=32 DURATION=10 ROUNDS=3 WARMUP=20 STREAM_COUNT=200 CHUNKS=20 PAUSE_MS=5 KEEP=
+#        CPU=1 bench/relay.sh: CPU time per call only (enclave vs nginx), robust to a machine shared
+#        with other jobs: user+system ticks from /proc/PID/stat of the relay JVM and of nginx's
+#        master and workers, before and after the same wrk run, divided by the calls wrk made.
+#        Prints one "ratio cpu_us_per_call enclave/nginx=..." line (lower is better; <= 1.0 is nginx's cost).
 # Needs: java 17, nginx, wrk, openssl, curl. Run as root. Stops all it started.
 set -euo pipefail
 NAME=relay
@@ -93,6 +97,52 @@ for p in "$REL" "$NGX"; do
     -H 'Content-Type: application/json' -d '{"model":"gpt-bench","messages":[]}' "http://127.0.0.1:$p/v1/chat/completions")
   [ "$code" = 200 ] || { echo "$NAME: port $p answered $code: $(cat "$work/check.out")" >&2; exit 1; }
 done
+
+if [ -n "${CPU:-}" ]; then
+  machine_header
+  echo "# CPU per call: wrk -t2 -c$CONNS -d${DURATION}s x$ROUNDS rounds (non-streamed POST) after ${WARMUP}s warm-up each; ticks of the peer's process tree (HZ=$HZ)"
+  cat > "$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-bench","messages":[{"role":"user","content":"say hello"}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer placeholder"
+LUA
+  tree_user_sys() { # tree_user_sys PID: "user system" clock ticks over PID and its descendants
+    local all=("$1") q=("$1") c
+    while [ "${#q[@]}" -gt 0 ]; do
+      for c in $(pgrep -P "${q[0]}" || true); do all+=("$c"); q+=("$c"); done
+      q=("${q[@]:1}")
+    done
+    for c in "${all[@]}"; do [ -r "/proc/$c/stat" ] && awk '{print $14, $15}' "/proc/$c/stat" 2>/dev/null; done | awk '{u+=$1; s+=$2} END {print u+0, s+0}'
+  }
+  port_of() { case $1 in enclave) echo "$REL" ;; nginx) echo "$NGX" ;; esac; }
+  cpu_pid_of() { case $1 in enclave) echo "$rel_pid" ;; nginx) echo "$ngx_pid" ;; esac; }
+  for p in enclave nginx; do timeout $(( WARMUP + 30 )) wrk -t2 -c"$CONNS" -d"${WARMUP}s" -s "$work/post.lua" "http://127.0.0.1:$(port_of $p)/v1/chat/completions" >/dev/null 2>&1 || true; done
+  fresh0=$(grep -c '"reused":false' "$work/relay-audit.log" || true)
+  for r in $(seq 1 "$ROUNDS"); do
+    order=(enclave nginx); [ $(( r % 2 )) -eq 0 ] && order=(nginx enclave)
+    for p in "${order[@]}"; do
+      read -r u0 s0 < <(tree_user_sys "$(cpu_pid_of "$p")"); m0=($(machine_ticks))
+      timeout $(( DURATION + 30 )) wrk -t2 -c"$CONNS" -d"${DURATION}s" -s "$work/post.lua" "http://127.0.0.1:$(port_of "$p")/v1/chat/completions" > "$work/wrk.out" 2>&1 || true
+      read -r u1 s1 < <(tree_user_sys "$(cpu_pid_of "$p")"); m1=($(machine_ticks))
+      n=$(awk '/requests in/{print $1}' "$work/wrk.out")
+      [ -n "$n" ] && [ "$n" -gt 0 ] || { echo "$NAME: wrk made no calls to $p: $(cat "$work/wrk.out")" >&2; exit 1; }
+      up=$(ss -Htn state established "dport = :$FAKE" | wc -l)
+      echo "label=$p test=cpu round=$r calls=$n rps=$(awk '/^Requests\/sec:/{print $2}' "$work/wrk.out") non2xx=$(awk '/Non-2xx/{print $NF}' "$work/wrk.out" | grep . || echo 0) cpu_us_per_call=$(( (u1 + s1 - u0 - s0) * 1000000 / HZ / n )) user_us=$(( (u1 - u0) * 1000000 / HZ / n )) sys_us=$(( (s1 - s0) * 1000000 / HZ / n )) machine_busy_pct=$(( (m1[0] - m0[0]) * 100 / (m1[1] - m0[1] > 0 ? m1[1] - m0[1] : 1) )) upstream_conns_open_all_peers=$up" | tee -a "$work/results"
+    done
+  done
+  echo "label=enclave upstream_connections_opened_after_warmup=$(( $(grep -c '"reused":false' "$work/relay-audit.log" || true) - fresh0 )) audit_lines=$(wc -l < "$work/relay-audit.log") key_in_audit=$(grep -c -- "$KEY" "$work/relay-audit.log" || true) key_in_output=$(grep -c -- "$KEY" "$work/enclave.out" || true)"
+  awk '
+    { delete v; for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+    v["test"] == "cpu" { n[v["label"]]++; c[v["label"], n[v["label"]]] = v["cpu_us_per_call"] }
+    function med(l,   i, j, t, x, k) { k = n[l]; for (i = 1; i <= k; i++) x[i] = c[l, i]
+      for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (x[j] + 0 < x[i] + 0) { t = x[i]; x[i] = x[j]; x[j] = t }
+      return k % 2 ? x[(k + 1) / 2] : (x[k / 2] + x[k / 2 + 1]) / 2 }
+    END { e = med("enclave"); g = med("nginx")
+      printf "median label=enclave cpu_us_per_call=%d\nmedian label=nginx cpu_us_per_call=%d\n", e, g
+      printf "ratio cpu_us_per_call enclave/nginx=%.2f (lower is better; the relay costs %.2fx nginx per call)\n", e / g, e / g }' "$work/results"
+  exit 0
+fi
 
 machine_header
 echo "# wrk -t2 -c$CONNS -d${DURATION}s x$ROUNDS rounds (non-streamed POST); latency: wrk -t1 -c1 -d5s (calls one after another); SSE time to first byte: $STREAM_COUNT calls after 50, $CHUNKS chunks ${PAUSE_MS} ms apart"

@@ -27,6 +27,7 @@ import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslProvider;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.List;
@@ -84,7 +85,8 @@ public final class RelayServer implements AutoCloseable {
      * @throws IOException naming the address when it cannot be bound, or the CA file when it cannot be read
      */
     public synchronized InetSocketAddress start() throws IOException, InterruptedException {
-        SslContext tls = RelayTls.clientContext(settings.extraCa());
+        SslProvider tlsProvider = RelayTls.defaultProvider();
+        SslContext tls = RelayTls.clientContext(settings.extraCa(), tlsProvider);
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         group = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(), io);
         Class<? extends SocketChannel> socketType = epoll ? EpollSocketChannel.class : NioSocketChannel.class;
@@ -127,7 +129,8 @@ public final class RelayServer implements AutoCloseable {
                 .put("auth_header", settings.authHeader())
                 .put("paths", paths.toString())
                 .put("allow_cidr", settings.allowCidr().toString())
-                .put("transport", epoll ? "epoll" : "nio"));
+                .put("transport", epoll ? "epoll" : "nio")
+                .put("upstream_tls", tlsProvider == SslProvider.OPENSSL ? "boringssl" : "jdk"));
         return bound;
     }
 
