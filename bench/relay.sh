@@ -10,7 +10,7 @@
 # Targets (issue #5): requests/s >= 1.0x nginx; added p50 < 1 ms; added time to first byte < 1 ms.
 #
 # Usage: bench/relay.sh    env: CONNS=32 DURATION=10 ROUNDS=3 WARMUP=20 STREAM_COUNT=200 CHUNKS=20 PAUSE_MS=5 KEEP=
-#        CPU=1 bench/relay.sh: CPU time per call only (enclave vs nginx), robust to a machine shared
+#        CPU=1 bench/relay.sh: CPU time per call only (enclave vs nginx), less sensitive to a machine shared
 #        with other jobs: user+system ticks from /proc/PID/stat of the relay JVM and of nginx's
 #        master and workers, before and after the same wrk run, divided by the calls wrk made.
 #        Prints one "ratio cpu_us_per_call enclave/nginx=..." line (lower is better; <= 1.0 is nginx's cost).
