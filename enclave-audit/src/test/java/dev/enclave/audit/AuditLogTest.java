@@ -55,6 +55,21 @@ class AuditLogTest {
     }
 
     @Test
+    void theTimeIsWrittenExactlyAsInstantPrintsIt() {
+        // The writer formats the time itself (cheaper than DateTimeFormatter): it must never differ.
+        List<Instant> times = List.of(Instant.EPOCH, Instant.parse("2026-11-25T15:24:10Z"),
+                Instant.parse("2026-11-25T15:24:10.100Z"), Instant.parse("2026-11-25T15:24:10.000120Z"),
+                Instant.parse("2026-11-25T15:24:10.123456Z"), Instant.parse("2026-11-25T15:24:10.000000001Z"),
+                Instant.parse("2026-11-25T15:24:11.999999999Z"), Instant.parse("1969-12-31T23:59:59.5Z"),
+                Instant.parse("9999-12-31T23:59:59.999Z"), Instant.parse("+10000-01-01T00:00:00Z"),
+                Instant.parse("-0001-06-01T12:00:00.25Z"), Instant.parse("2024-02-29T00:00:00.010Z"), Instant.now());
+        for (Instant t : times) {
+            String line = AuditLog.format(AuditEvent.of("relay", "call"), t);
+            assertThat(line).as("%s", t).startsWith("{\"time\":\"" + t + "\",");
+        }
+    }
+
+    @Test
     void theFileIsCreatedReadableByItsOwnerOnly() throws Exception {
         Path file = tmp.resolve("new.log");
         try (AuditLog log = AuditLog.open(file)) {

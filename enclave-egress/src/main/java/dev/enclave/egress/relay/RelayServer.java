@@ -27,6 +27,7 @@ import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslProvider;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -114,10 +115,11 @@ public final class RelayServer implements AutoCloseable {
      * @throws IOException naming the address when it cannot be bound, or the CA file when it cannot be read
      */
     public synchronized InetSocketAddress start() throws IOException, InterruptedException {
+        SslProvider tlsProvider = RelayTls.defaultProvider();
         RelaySettings listener = entries.get(0).settings();
         List<SslContext> tls = new ArrayList<>();
         for (Entry e : entries) {
-            tls.add(RelayTls.clientContext(e.settings().extraCa()));
+            tls.add(RelayTls.clientContext(e.settings().extraCa(), tlsProvider));
         }
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         group = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(), io);
@@ -173,7 +175,8 @@ public final class RelayServer implements AutoCloseable {
                     .put("allow_cidr", settings.allowCidr().toString())
                     .put("max_connections", settings.maxConnections())
                     .put("head_timeout_ms", settings.headTimeout().toMillis())
-                    .put("transport", epoll ? "epoll" : "nio"));
+                    .put("transport", epoll ? "epoll" : "nio")
+                    .put("upstream_tls", tlsProvider == SslProvider.OPENSSL ? "boringssl" : "jdk"));
         }
         return bound;
     }
