@@ -24,7 +24,8 @@ import java.util.List;
  * Transfer-Encoding whose last coding is not chunked, bare CR/LF, NUL and invalid header names;
  * this handler turns those failures into 400/431 and adds: exactly one Host on HTTP/1.1, no
  * absolute-form target naming another authority, HTTP/1.0 and 1.1 only, no {@code CONNECT} (the
- * gateway is no tunnel) or {@code TRACE} (it would echo the headers the gateway adds) (405). For an h2 stream (which
+ * gateway is no tunnel) or {@code TRACE} (it would echo the headers the gateway adds) (405), no
+ * WebSocket handshake from another site's page (403, see {@link #crossSiteWebSocket}). For an h2 stream (which
  * Netty has already validated and converted) {@link Http2Requests} checks first. A refused request
  * closes the connection (on h2: the stream) and never reaches the upstream. A refused request
  * pipelined behind accepted ones is answered after their responses, so every answer still matches
@@ -55,6 +56,13 @@ final class RequestGuardHandler extends ChannelInboundHandlerAdapter {
             String why = ctx.channel() instanceof Http2StreamChannel ? Http2Requests.check(req) : null;
             if (why == null) {
                 why = check(req);
+            }
+            if (why == null && crossSiteWebSocket(req)) {
+                refused = true;
+                ReferenceCountUtil.release(msg);
+                answer(ctx, Responses.text(HttpResponseStatus.FORBIDDEN, "enclave gateway: a WebSocket opened by another"
+                        + " site (Origin " + req.headers().get(HttpHeaderNames.ORIGIN) + ") is not forwarded to the app"));
+                return;
             }
             if (why != null) {
                 refused = true;
@@ -100,6 +108,19 @@ final class RequestGuardHandler extends ChannelInboundHandlerAdapter {
             deferred.release();
             deferred = null;
         }
+    }
+
+    /**
+     * A WebSocket handshake that a page of another site started. Browsers let any page open a
+     * WebSocket to any host and send that host's cookies and cached Basic credentials with it, and
+     * the same-origin policy does not apply to WebSockets: without this check a page the user
+     * visits could drive the agent with the user's session (cross-site WebSocket hijacking). A
+     * browser always sends {@code Origin} on a WebSocket handshake; a non-browser client (no
+     * Origin, no Sec-Fetch-Site) is let through to authentication as before.
+     */
+    static boolean crossSiteWebSocket(HttpRequest req) {
+        return req.headers().containsValue(HttpHeaderNames.UPGRADE, "websocket", true)
+                && LoginPageHandler.crossSite(req);
     }
 
     static String check(HttpRequest req) {

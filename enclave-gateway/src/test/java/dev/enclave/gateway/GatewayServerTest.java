@@ -311,6 +311,35 @@ class GatewayServerTest {
         ws.sendClose(WebSocket.NORMAL_CLOSURE, "bye").get(5, TimeUnit.SECONDS);
     }
 
+    /** Cross-site WebSocket hijacking: a page of another site opening a socket with the user's credentials. */
+    @Test
+    void aWebSocketOpenedByAnotherSitesPageIsRefusedAndTheSameSitesIsNot() throws Exception {
+        int wsPort = startWebSocketApp();
+        gateway.close();
+        gateway = startGateway(wsPort);
+        URI socket = URI.create("wss://127.0.0.1:" + address.getPort() + "/socket.io/");
+
+        CompletableFuture<WebSocket> foreign = client().newWebSocketBuilder().header("Authorization", basic("alice", PASS))
+                .header("Origin", "https://attacker.example").buildAsync(socket, new WebSocket.Listener() { });
+        assertThatThrownBy(() -> foreign.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(java.net.http.WebSocketHandshakeException.class)
+                .satisfies(e -> assertThat(((java.net.http.WebSocketHandshakeException) e.getCause()).getResponse().statusCode())
+                        .isEqualTo(403));
+
+        java.util.concurrent.LinkedBlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
+        WebSocket own = client().newWebSocketBuilder().header("Authorization", basic("alice", PASS))
+                .header("Origin", "https://127.0.0.1:" + address.getPort()).buildAsync(socket, new WebSocket.Listener() {
+                    @Override
+                    public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
+                        got.add(data.toString());
+                        w.request(1);
+                        return CompletableFuture.completedFuture(null);
+                    }
+                }).get(10, TimeUnit.SECONDS);
+        own.sendText("same-site", true).get(5, TimeUnit.SECONDS);
+        assertThat(got.poll(5, TimeUnit.SECONDS)).isEqualTo("echo:same-site");
+        own.sendClose(WebSocket.NORMAL_CLOSURE, "bye").get(5, TimeUnit.SECONDS);
+    }
+
     @Test
     void aWebSocketOpenedWithBasicCredentialsEndsWhenThePasswordIsChanged() throws Exception {
         int wsPort = startWebSocketApp();
