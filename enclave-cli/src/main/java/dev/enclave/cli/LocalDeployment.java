@@ -111,8 +111,9 @@ final class LocalDeployment implements AutoCloseable {
         for (String p : llm.paths()) {
             routes.add(new RelayRoute(p, RelayRoute.CUSTOM_METHODS));
         }
+        // The relay asks the egress proxy's resolver (egress.resolver; the system's when unset): one source of answers for everything that leaves.
         RelaySettings settings = new RelaySettings(llm.listen(), llm.upstream(), RelayPreset.parse(llm.preset()), routes,
-                llm.resolve(), llm.allowCidr(), null, llm.ca(), RelaySettings.DEFAULT_CONNECT_TIMEOUT, RelaySettings.DEFAULT_IDLE_TIMEOUT,
+                llm.resolve(), llm.allowCidr(), target.config.egress().resolver(), llm.ca(), RelaySettings.DEFAULT_CONNECT_TIMEOUT, RelaySettings.DEFAULT_IDLE_TIMEOUT,
                 llm.authHeader(), llm.authScheme());
         String key = null;
         String keyNote;
