@@ -84,14 +84,23 @@ public final class LabTopology {
      */
     public static List<String> destroy() {
         List<String> removed = new ArrayList<>();
+        // Every process first, enclave-pub's before the others: a supervisor still starting there could
+        // otherwise make the app's namespace after it was looked for.
+        int[] killed = new int[3];
+        List<String> order = List.of(PUB_NS, NET_NS, APP_NS);
+        for (int i = 0; i < order.size(); i++) {
+            if (Files.exists(Path.of("/run/netns", order.get(i)))) {
+                killed[i] = killEverythingIn(order.get(i));
+            }
+        }
         for (String ns : List.of(APP_NS, PUB_NS, NET_NS)) {
             if (!Files.exists(Path.of("/run/netns", ns))) {
                 continue;
             }
-            int killed = killEverythingIn(ns);
+            int n = killed[order.indexOf(ns)] + killEverythingIn(ns);
             LabShell.Run del = LabShell.root(null, 20, "ip", "netns", "del", ns);
             if (del.ok()) {
-                removed.add("namespace " + ns + (killed == 0 ? "" : " (" + killed + " process" + (killed == 1 ? "" : "es") + " killed)"));
+                removed.add("namespace " + ns + (n == 0 ? "" : " (" + n + " process" + (n == 1 ? "" : "es") + " killed)"));
             } else {
                 removed.add("namespace " + ns + " NOT removed: " + del.firstLine() + "; run: ip netns del " + ns);
             }
