@@ -10,8 +10,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROUNDS="${ROUNDS:-3}"
 LAB_DIR="${LAB_DIR:-/tmp/enclave-lab-bench}"
 [ "$(id -u)" = 0 ] || { echo "lab: run as root (sudo bench/lab.sh)" >&2; exit 2; }
-enclave() { "$here/../enclave" "$@"; }
-enclave --version >/dev/null # builds the jar first when needed, outside the timings
+"$here/../enclave" --version >/dev/null # builds the jar first when needed, outside the timings
+# Then the jar itself: the launcher would rebuild between steps if sources changed meanwhile.
+enclave() { java -jar "$here/../enclave-cli/target/enclave.jar" "$@"; }
 enclave lab down --state "$LAB_DIR" >/dev/null
 mkdir -p "$LAB_DIR" && chmod 755 "$LAB_DIR"
 now() { date +%s.%N; }

@@ -168,8 +168,9 @@ final class LabRun {
                 + "    listen: " + pub + ":" + LabAddresses.RELAY_PORT + "\n"
                 + "    upstream: https://" + LabAddresses.LLM_NAME + "\n"
                 + "    key: { file: " + keyFile + " }\n"
-                + "    # The lab's fake API sits on a documentation address (TEST-NET-3), which the relay refuses by default.\n"
-                + "    allow_cidr: [ " + LabAddresses.LLM_API + "/32 ]\n"
+                + "    # The lab's fake API sits in a documentation range (TEST-NET-3), which the relay refuses by default;\n"
+                + "    # the whole range, as a provider's, so that the API may change its address within it.\n"
+                + "    allow_cidr: [ 203.0.113.0/24 ]\n"
                 + "    ca: " + dir.resolve("pki").resolve("ca.pem") + "\n"
                 + "host:\n"
                 + "  gateway_source: " + pub + "                # the gateway reaches the app from enclave-pub's private end\n";

@@ -80,7 +80,7 @@ class LabCommandIT {
             assertThat(row.path("result").asText()).isEqualTo(row.path("expected").asText());
             assertThat(row.path("evidence").asText()).isNotBlank();
         }
-        assertThat(ids).contains("seed.curl-google", "seed.curl-github", "seed.curl-llm", "seed.dig", "seed.ntp", "seed.ping",
+        assertThat(ids).contains("seed.curl-google", "seed.curl-github", "seed.curl-llm", "llm.address-change", "seed.dig", "seed.ntp", "seed.ping",
                 "seed.wget-example", "llm.direct", "llm.own-key", "llm.read-key", "llm.neighbour", "dns.exfiltration", "metadata",
                 "firewall.flush", "ingress.app-direct", "ingress.plain-http", "ingress.no-credentials", "ingress.right-credentials",
                 "ingress.brute-force");

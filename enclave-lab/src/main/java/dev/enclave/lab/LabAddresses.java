@@ -44,6 +44,10 @@ public final class LabAddresses {
     public static final String SITES_LINK = "lo";
 
     public static final String LLM_API = "203.0.113.10";
+    /** Where the LLM API moves when a check changes its address (as a provider's IPs rotate). */
+    public static final String LLM_API_MOVED = "203.0.113.11";
+    /** The fake internet's control port (on enclave-net's loopback only): moves the API and back. */
+    public static final int CONTROL_PORT = 8099;
     public static final String GOOGLE = "198.51.100.10";
     public static final String GITHUB = "198.51.100.20";
     public static final String EXAMPLE = "198.51.100.30";
@@ -80,6 +84,6 @@ public final class LabAddresses {
 
     /** The addresses on enclave-net's loopback. */
     public static String[] siteAddresses() {
-        return new String[] {LLM_API, GOOGLE, GITHUB, EXAMPLE, NTP, PUBLIC_DNS, METADATA};
+        return new String[] {LLM_API, LLM_API_MOVED, GOOGLE, GITHUB, EXAMPLE, NTP, PUBLIC_DNS, METADATA};
     }
 }

@@ -12,8 +12,9 @@ import java.util.Map;
  * @param from        where the attempt is made
  * @param expected    per design name, the expected result and its reason
  * @param probe       makes the attempt
+ * @param alone       runs after all the others, on its own: it changes the lab's internet while it runs
  */
-public record LabCheck(String id, String description, From from, Map<String, Expectation> expected, Probe probe) {
+public record LabCheck(String id, String description, From from, Map<String, Expectation> expected, Probe probe, boolean alone) {
     /** Where an attempt is made from. */
     public enum From {
         /** Inside enclave-app, as the app's user, with the app's environment. */
@@ -39,6 +40,11 @@ public record LabCheck(String id, String description, From from, Map<String, Exp
 
     public LabCheck {
         expected = Map.copyOf(expected);
+    }
+
+    /** A check that may run at the same time as others. */
+    public LabCheck(String id, String description, From from, Map<String, Expectation> expected, Probe probe) {
+        this(id, description, from, expected, probe, false);
     }
 
     /** The expectation for {@code design}, or null when this check does not apply to it. */

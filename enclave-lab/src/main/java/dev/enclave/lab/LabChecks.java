@@ -52,6 +52,11 @@ public final class LabChecks {
                 Map.of(ENCLAVE, works("through the LLM relay (OPENAI_BASE_URL), which adds the key; not directly (llm.direct)"),
                         SEED, works("directly to api.openai.com's pinned IPs, key in the app's environment")),
                 LabChecks::llmThroughRelay));
+        c.add(new LabCheck("llm.address-change", "call the LLM API again after its address changed (" + LabAddresses.LLM_API + " to "
+                + LabAddresses.LLM_API_MOVED + ")", From.APP,
+                Map.of(ENCLAVE, works("the relay resolves the API's name for each connection; nothing pins an address"),
+                        SEED, fails("restrict_network.sh pinned the addresses dig gave when it ran")),
+                LabChecks::addressChange, true));
         c.add(new LabCheck("seed.dig", "dig api.openai.com (the resolver 10.0.0.2)", From.APP,
                 Map.of(ENCLAVE, fails(DNS_DEVIATION),
                         SEED, works("UDP 53 to the VPC resolver is allowed")),
@@ -149,6 +154,31 @@ public final class LabChecks {
                 + (chat.body().contains(FakeInternet.REPLY) ? " with the API's reply" : "") : chat.error())
                 + "; streamed chat: " + (stream.answered() ? "HTTP " + stream.status() + ", " + events + " events" : stream.error());
         return ok ? Observation.worked(evidence) : Observation.failed(evidence);
+    }
+
+    private static Observation addressChange(LabContext lab) throws IOException {
+        String base = lab.appEnvironment().get("OPENAI_BASE_URL");
+        String auth = "Authorization: Bearer " + lab.appEnvironment().get("OPENAI_API_KEY");
+        LabShell.Run moved = LabShell.root(NET_NS, 10, "curl", "-sS", "-f", "-X", "POST",
+                "http://127.0.0.1:" + LabAddresses.CONTROL_PORT + "/move-api");
+        if (!moved.ok()) {
+            throw new IOException("the fake internet did not move the API: " + moved.firstLine());
+        }
+        try {
+            int before = llmCalls(lab).size();
+            Curl.Answer after = Curl.asApp(lab, "-H", auth, base + "/models");
+            List<JsonNode> calls = llmCalls(lab);
+            String arrivedAt = calls.size() > before ? calls.get(calls.size() - 1).path("at").asText("?") : "nowhere (no call recorded)";
+            Curl.Answer old = Curl.in(PUB_NS, "--cacert", lab.caPem().toString(), "--resolve",
+                    LabAddresses.LLM_NAME + ":443:" + LabAddresses.LLM_API, "https://" + LabAddresses.LLM_NAME + "/v1/models");
+            boolean ok = after.status() == 200 && after.body().contains(FakeInternet.MODEL) && arrivedAt.equals(LabAddresses.LLM_API_MOVED);
+            String evidence = "after the move (the resolver answers " + LabAddresses.LLM_API_MOVED + "; " + LabAddresses.LLM_API + " now answers "
+                    + (old.answered() ? "HTTP " + old.status() : old.error()) + "): the relay answered "
+                    + (after.answered() ? "HTTP " + after.status() : after.error()) + ", the call arrived at " + arrivedAt;
+            return ok ? Observation.worked(evidence) : Observation.failed(evidence);
+        } finally {
+            LabShell.root(NET_NS, 10, "curl", "-sS", "-f", "-X", "POST", "http://127.0.0.1:" + LabAddresses.CONTROL_PORT + "/restore-api");
+        }
     }
 
     private static Observation dig(LabContext lab) {

@@ -8,7 +8,8 @@ import java.util.concurrent.Future;
 
 /**
  * Runs the checks that apply to the lab's design, several at once (most failures are a connect
- * timeout, so running them one after another would mostly wait), and returns the rows in table order.
+ * timeout, so running them one after another would mostly wait), then those that must run alone,
+ * one by one, and returns the rows in table order.
  */
 public final class LabVerifier {
     private static final int PARALLEL = 6;
@@ -24,19 +25,31 @@ public final class LabVerifier {
             return t;
         });
         try {
-            List<Future<LabReport.Row>> pending = new ArrayList<>();
+            java.util.Map<LabCheck, Future<LabReport.Row>> pending = new java.util.LinkedHashMap<>();
             for (LabCheck check : checks) {
                 Expectation expected = check.expectation(lab.design());
-                if (expected != null) {
-                    pending.add(pool.submit(() -> run(lab, check, expected)));
+                if (expected != null && !check.alone()) {
+                    pending.put(check, pool.submit(() -> run(lab, check, expected)));
+                }
+            }
+            java.util.Map<LabCheck, LabReport.Row> done = new java.util.HashMap<>();
+            for (java.util.Map.Entry<LabCheck, Future<LabReport.Row>> f : pending.entrySet()) {
+                try {
+                    done.put(f.getKey(), f.getValue().get());
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw new IllegalStateException(e.getCause());
+                }
+            }
+            for (LabCheck check : checks) {
+                Expectation expected = check.expectation(lab.design());
+                if (expected != null && check.alone()) {
+                    done.put(check, run(lab, check, expected));
                 }
             }
             List<LabReport.Row> rows = new ArrayList<>();
-            for (Future<LabReport.Row> f : pending) {
-                try {
-                    rows.add(f.get());
-                } catch (java.util.concurrent.ExecutionException e) {
-                    throw new IllegalStateException(e.getCause());
+            for (LabCheck check : checks) {
+                if (done.containsKey(check)) {
+                    rows.add(done.get(check));
                 }
             }
             return new LabReport(lab.design(), rows, (System.nanoTime() - start) / 1_000_000);

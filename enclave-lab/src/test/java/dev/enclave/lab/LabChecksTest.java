@@ -51,6 +51,9 @@ class LabChecksTest {
 
     @Test
     void everyHoleOfTheSeedDesignIsOpenThereAndClosedInEnclaves() {
+        assertThat(check("llm.address-change").expected().get("seed").result()).isEqualTo(Expect.FAIL);
+        assertThat(check("llm.address-change").expectation(LabDesign.ENCLAVE).result()).isEqualTo(Expect.WORKS);
+        assertThat(check("llm.address-change").alone()).as("it moves the API under the other checks' feet").isTrue();
         for (String id : List.of("llm.direct", "llm.own-key", "llm.read-key", "llm.neighbour", "dns.exfiltration", "metadata", "firewall.flush")) {
             assertThat(check(id).expected().get("seed").result()).as(id + " in the seed design").isEqualTo(Expect.WORKS);
             assertThat(check(id).expectation(LabDesign.ENCLAVE).result()).as(id + " in Enclave's").isEqualTo(Expect.FAIL);

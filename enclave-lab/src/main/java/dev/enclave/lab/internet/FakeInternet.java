@@ -47,7 +47,7 @@ public final class FakeInternet implements AutoCloseable {
     public static final String REPLY = "hello from the lab's fake LLM API";
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final List<HttpServer> servers = new ArrayList<>();
+    private final List<HttpServer> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final List<AutoCloseable> udp = new ArrayList<>();
     private final ExecutorService pool = Executors.newFixedThreadPool(8, r -> {
         Thread t = new Thread(r, "lab-internet");
@@ -56,6 +56,11 @@ public final class FakeInternet implements AutoCloseable {
     });
     private final Writer llmLog;
     private final Writer dnsLog;
+    private LabDns dns;
+    /** True once the API moved to {@link LabAddresses#LLM_API_MOVED}: its old address then serves only the neighbour site. */
+    private volatile boolean apiMoved;
+    private SSLContext tls;
+    private HttpsServer oldAddress;
 
     private FakeInternet(Path dir) throws IOException {
         Path records = dir.resolve("internet");
@@ -69,15 +74,24 @@ public final class FakeInternet implements AutoCloseable {
         FakeInternet internet = new FakeInternet(dir);
         try {
             SSLContext tls = LabCa.serverContext(dir.resolve("pki").resolve("internet.p12"));
-            HttpsServer api = internet.https(LabAddresses.LLM_API, tls);
-            api.createContext("/", internet::llmApi);
+            internet.tls = tls;
+            internet.oldAddress = internet.https(LabAddresses.LLM_API, tls);
+            internet.oldAddress.createContext("/", internet::llmApi);
+            internet.https(LabAddresses.LLM_API_MOVED, tls).createContext("/", internet::llmApi);
+            HttpServer control = HttpServer.create(new InetSocketAddress("127.0.0.1", LabAddresses.CONTROL_PORT), 8);
+            control.setExecutor(internet.pool);
+            control.createContext("/move-api", ex -> internet.moveApi(ex, true));
+            control.createContext("/restore-api", ex -> internet.moveApi(ex, false));
+            control.start();
+            internet.servers.add(control);
             for (String[] site : new String[][] {{LabAddresses.GOOGLE, "google.com"}, {LabAddresses.GITHUB, "github.com"},
                     {LabAddresses.EXAMPLE, "example.com"}}) {
                 internet.http(site[0]).createContext("/", ex -> page(ex, site[1]));
                 internet.https(site[0], tls).createContext("/", ex -> page(ex, site[1]));
             }
             internet.http(LabAddresses.METADATA).createContext("/", FakeInternet::metadata);
-            internet.udp.add(new LabDns(new InetSocketAddress(LabAddresses.RESOLVER, 53), LabAddresses.names(), internet.dnsLog));
+            internet.dns = new LabDns(new InetSocketAddress(LabAddresses.RESOLVER, 53), LabAddresses.names(), internet.dnsLog);
+            internet.udp.add(internet.dns);
             internet.udp.add(new LabNtp(new InetSocketAddress(LabAddresses.NTP, 123)));
             return internet;
         } catch (IOException | RuntimeException e) {
@@ -103,12 +117,34 @@ public final class FakeInternet implements AutoCloseable {
         return s;
     }
 
-    /** 203.0.113.10:443: the LLM API for api.openai.com, the neighbour site for any other Host. */
+    /**
+     * The API moves (as a provider's addresses rotate): the resolver answers the new address, and
+     * the old one is restarted, which drops every open connection to it, to serve the neighbour site
+     * only. {@code moved} false puts everything back. Answers 204 once done.
+     */
+    private synchronized void moveApi(HttpExchange ex, boolean moved) throws IOException {
+        ex.getRequestBody().readAllBytes();
+        apiMoved = moved;
+        dns.answer(LabAddresses.LLM_NAME, moved ? LabAddresses.LLM_API_MOVED : null);
+        servers.remove(oldAddress);
+        oldAddress.stop(0);
+        oldAddress = https(LabAddresses.LLM_API, tls);
+        oldAddress.createContext("/", this::llmApi);
+        ex.sendResponseHeaders(204, -1);
+        ex.close();
+    }
+
+    /** 203.0.113.10 and .11, port 443: the LLM API for api.openai.com, the neighbour site for any other Host. */
     private void llmApi(HttpExchange ex) throws IOException {
         String host = hostOf(ex);
         String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+        String at = ex.getLocalAddress().getAddress().getHostAddress();
         if (!host.equals(LabAddresses.LLM_NAME)) {
             reply(ex, 200, "text/plain", NEIGHBOUR_PAGE + " (" + host + ")\n");
+            return;
+        }
+        if (at.equals(apiMoved ? LabAddresses.LLM_API : LabAddresses.LLM_API_MOVED)) {
+            reply(ex, 421, "application/json", "{\"error\":{\"message\":\"api.openai.com is not served from " + at + "\"}}");
             return;
         }
         String path = ex.getRequestURI().getPath();
@@ -151,6 +187,7 @@ public final class FakeInternet implements AutoCloseable {
         Map<String, Object> call = new LinkedHashMap<>();
         call.put("time", Instant.now().toString());
         call.put("from", ex.getRemoteAddress().getAddress().getHostAddress());
+        call.put("at", ex.getLocalAddress().getAddress().getHostAddress());
         call.put("method", ex.getRequestMethod());
         call.put("path", path);
         call.put("stream", stream);
@@ -241,7 +278,10 @@ public final class FakeInternet implements AutoCloseable {
             return;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(internet::close, "lab-internet-stop"));
-        Files.writeString(dir.resolve("internet").resolve("ready"), Long.toString(ProcessHandle.current().pid()));
+        Path ready = dir.resolve("internet").resolve("ready");
+        Path tmp = ready.resolveSibling("ready.tmp");
+        Files.writeString(tmp, Long.toString(ProcessHandle.current().pid()));
+        Files.move(tmp, ready, java.nio.file.StandardCopyOption.ATOMIC_MOVE); // whoever sees the file sees the pid
         System.out.println("enclave lab internet: up (pid " + ProcessHandle.current().pid() + ")");
         Thread.currentThread().join();
     }

@@ -23,6 +23,7 @@ final class LabDns implements AutoCloseable {
     private final Map<String, byte[]> answers;
     private final Writer log;
     private final Thread thread;
+    private final Map<String, byte[]> overrides = new java.util.concurrent.ConcurrentHashMap<>();
 
     LabDns(InetSocketAddress at, Map<String, String> names, Writer log) throws IOException {
         this.answers = new java.util.HashMap<>();
@@ -81,7 +82,7 @@ final class LabDns implements AutoCloseable {
             log.write(Instant.now() + " " + from.getHostAddress() + " " + type(qtype) + " " + qname + "\n");
             log.flush();
         }
-        byte[] address = answers.get(qname);
+        byte[] address = overrides.getOrDefault(qname, answers.get(qname));
         boolean known = address != null;
         if (qtype != 1) {
             address = null;
@@ -98,6 +99,15 @@ final class LabDns implements AutoCloseable {
             out.write(address);
         }
         return out.toByteArray();
+    }
+
+    /** From now on answers {@code name} with {@code ipv4} (null: with its address from the start again). */
+    void answer(String name, String ipv4) throws IOException {
+        if (ipv4 == null) {
+            overrides.remove(name);
+        } else {
+            overrides.put(name, InetAddress.getByName(ipv4).getAddress());
+        }
     }
 
     private static String type(int qtype) {
