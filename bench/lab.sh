@@ -18,6 +18,7 @@ mkdir -p "$LAB_DIR" && chmod 755 "$LAB_DIR"
 now() { date +%s.%N; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 totals=()
+echo "# $(date -u +%FT%TZ) lab; $(nproc) cores, kernel $(uname -r), loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$ROUNDS"); do
   t0=$(now); enclave lab up --state "$LAB_DIR" >/dev/null
   t1=$(now); rc=0; enclave lab verify --state "$LAB_DIR" > "$LAB_DIR/verify-$r.txt" || rc=$?
@@ -30,4 +31,5 @@ for r in $(seq 1 "$ROUNDS"); do
     "$(sub "$t3" "$t2")" "$total"
 done
 median=$(printf '%s\n' "${totals[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
-printf 'lab: median up + verify + down %.1f s over %d rounds (target < 60 s); %s, %d cores\n' "$median" "$ROUNDS" "$(date -u +%FT%TZ)" "$(nproc)"
+printf 'lab: median up + verify + down %.1f s over %d rounds (target < 60 s); %s, %d cores, loadavg %s\n' "$median" "$ROUNDS" \
+  "$(date -u +%FT%TZ)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -60,7 +60,8 @@ public final class FakeInternet implements AutoCloseable {
     /** True once the API moved to {@link LabAddresses#LLM_API_MOVED}: its old address then serves only the neighbour site. */
     private volatile boolean apiMoved;
     private SSLContext tls;
-    private HttpsServer oldAddress;
+    /** The servers on the API's two addresses, by address. */
+    private final Map<String, HttpsServer> apiServers = new java.util.concurrent.ConcurrentHashMap<>();
 
     private FakeInternet(Path dir) throws IOException {
         Path records = dir.resolve("internet");
@@ -75,9 +76,9 @@ public final class FakeInternet implements AutoCloseable {
         try {
             SSLContext tls = LabCa.serverContext(dir.resolve("pki").resolve("internet.p12"));
             internet.tls = tls;
-            internet.oldAddress = internet.https(LabAddresses.LLM_API, tls);
-            internet.oldAddress.createContext("/", internet::llmApi);
-            internet.https(LabAddresses.LLM_API_MOVED, tls).createContext("/", internet::llmApi);
+            for (String address : List.of(LabAddresses.LLM_API, LabAddresses.LLM_API_MOVED)) {
+                internet.apiServer(address);
+            }
             HttpServer control = HttpServer.create(new InetSocketAddress("127.0.0.1", LabAddresses.CONTROL_PORT), 8);
             control.setExecutor(internet.pool);
             control.createContext("/move-api", ex -> internet.moveApi(ex, true));
@@ -119,19 +120,27 @@ public final class FakeInternet implements AutoCloseable {
 
     /**
      * The API moves (as a provider's addresses rotate): the resolver answers the new address, and
-     * the old one is restarted, which drops every open connection to it, to serve the neighbour site
-     * only. {@code moved} false puts everything back. Answers 204 once done.
+     * the server on the old one is restarted, which drops every open connection to it, to serve the
+     * neighbour site only (the API answers 421 there). {@code moved} false puts it back the same way,
+     * so no client keeps a connection to an address the API has left. Answers 204 once done.
      */
     private synchronized void moveApi(HttpExchange ex, boolean moved) throws IOException {
         ex.getRequestBody().readAllBytes();
         apiMoved = moved;
         dns.answer(LabAddresses.LLM_NAME, moved ? LabAddresses.LLM_API_MOVED : null);
-        servers.remove(oldAddress);
-        oldAddress.stop(0);
-        oldAddress = https(LabAddresses.LLM_API, tls);
-        oldAddress.createContext("/", this::llmApi);
+        String abandoned = moved ? LabAddresses.LLM_API : LabAddresses.LLM_API_MOVED;
+        HttpsServer old = apiServers.remove(abandoned);
+        servers.remove(old);
+        old.stop(0);
+        apiServer(abandoned);
         ex.sendResponseHeaders(204, -1);
         ex.close();
+    }
+
+    private void apiServer(String address) throws IOException {
+        HttpsServer s = https(address, tls);
+        s.createContext("/", this::llmApi);
+        apiServers.put(address, s);
     }
 
     /** 203.0.113.10 and .11, port 443: the LLM API for api.openai.com, the neighbour site for any other Host. */
