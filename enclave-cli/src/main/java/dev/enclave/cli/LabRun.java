@@ -99,6 +99,10 @@ final class LabRun {
                 throw UserError.usage(t[0] + " not found; the lab's checks need it: apt-get install -y " + t[1]);
             }
         }
+        if (java.nio.file.Files.exists(Path.of("/sys/class/net", "ve-" + LabAddresses.APP_NS))) {
+            throw UserError.usage("'enclave up' (the local target) runs on this host in namespace " + LabAddresses.APP_NS
+                    + ", which the lab needs too; stop it with 'enclave down' first");
+        }
         if (LabContext.read(dir) != null || !LabTopology.existing().isEmpty()) {
             List<String> ns = LabTopology.existing();
             throw UserError.usage("a lab is already up" + (ns.isEmpty() ? " in " + dir : " (namespaces " + String.join(", ", ns) + ")")

@@ -33,7 +33,7 @@ public final class LabTopology {
     private LabTopology() {
     }
 
-    /** True when any of the lab's namespaces exists. */
+    /** The lab's namespaces that exist (enclave-app may be the local target's: see {@link #destroy}). */
     public static List<String> existing() {
         List<String> found = new ArrayList<>();
         for (String ns : List.of(NET_NS, PUB_NS, APP_NS)) {
@@ -84,16 +84,22 @@ public final class LabTopology {
      */
     public static List<String> destroy() {
         List<String> removed = new ArrayList<>();
+        // The local target's enclave-app ('enclave up' on this host) has its veth's host end here, in
+        // this namespace; the lab's has it in enclave-pub. Never remove the local target's.
+        boolean localTarget = Files.exists(Path.of("/sys/class/net", "ve-" + APP_NS));
+        if (localTarget && Files.exists(Path.of("/run/netns", APP_NS))) {
+            removed.add("namespace " + APP_NS + " left alone: it is the local target's ('enclave down' removes it)");
+        }
         // Every process first, enclave-pub's before the others: a supervisor still starting there could
         // otherwise make the app's namespace after it was looked for.
         int[] killed = new int[3];
-        List<String> order = List.of(PUB_NS, NET_NS, APP_NS);
+        List<String> order = localTarget ? List.of(PUB_NS, NET_NS) : List.of(PUB_NS, NET_NS, APP_NS);
         for (int i = 0; i < order.size(); i++) {
             if (Files.exists(Path.of("/run/netns", order.get(i)))) {
                 killed[i] = killEverythingIn(order.get(i));
             }
         }
-        for (String ns : List.of(APP_NS, PUB_NS, NET_NS)) {
+        for (String ns : localTarget ? List.of(PUB_NS, NET_NS) : List.of(APP_NS, PUB_NS, NET_NS)) {
             if (!Files.exists(Path.of("/run/netns", ns))) {
                 continue;
             }
