@@ -133,8 +133,9 @@ final class LocalDeployment implements AutoCloseable {
                 for (String p : entry.paths()) {
                     routes.add(new RelayRoute(p, RelayRoute.CUSTOM_METHODS));
                 }
+                // The relay asks the egress proxy's resolver (egress.resolver; the system's when unset): one source of answers for everything that leaves.
                 RelaySettings settings = new RelaySettings(entry.listen(), entry.upstream(), RelayPreset.parse(entry.preset()),
-                        routes, entry.resolve(), entry.allowCidr(), null, entry.ca(), RelaySettings.DEFAULT_CONNECT_TIMEOUT,
+                        routes, entry.resolve(), entry.allowCidr(), target.config.egress().resolver(), entry.ca(), RelaySettings.DEFAULT_CONNECT_TIMEOUT,
                         RelaySettings.DEFAULT_IDLE_TIMEOUT, entry.authHeader(), entry.authScheme(),
                         entry.limits().maxConnections(), entry.limits().headTimeout());
                 String variable = entry.keyEnv() == null ? "ENCLAVE_LLM_API_KEY" : entry.keyEnv();

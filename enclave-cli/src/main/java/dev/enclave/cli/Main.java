@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "enclave", mixinStandardHelpOptions = true, version = "enclave 0.1.0",
         description = "Runs a self-hosted AI agent that only authenticated people can reach and that can reach nothing but its LLM API.",
-        subcommands = {UpCommand.class, DownCommand.class, StatusCommand.class, EgressCommand.class, RelayCommand.class, GatewayCommand.class, HostFirewallCommand.class, UsersCommand.class, BansCommand.class, SessionsCommand.class, ConfigCommand.class, DemoAppCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {UpCommand.class, DownCommand.class, StatusCommand.class, EgressCommand.class, RelayCommand.class, GatewayCommand.class, HostFirewallCommand.class, UsersCommand.class, BansCommand.class, SessionsCommand.class, ConfigCommand.class, DemoAppCommand.class, LabCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
         if (System.getProperty("io.netty.machineId") == null) {
