@@ -17,6 +17,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
@@ -24,6 +25,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.Stream;
 
 /**
  * Client side of the relay: one call at a time per client connection. A request head is checked
@@ -47,8 +49,8 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
      * upstream's other endpoints, useless and misleading behind the relay), and {@code Set-Cookie}
      * (the relay sends no cookies upstream, so the app has no use for the upstream's).
      */
-    private static final List<String> RESPONSE_DROPPED = List.of("keep-alive", "proxy-connection", "te", "trailer",
-            "upgrade", "alt-svc", "set-cookie");
+    private static final List<AsciiString> RESPONSE_DROPPED = Stream.of("keep-alive", "proxy-connection", "te", "trailer",
+            "upgrade", "alt-svc", "set-cookie").map(AsciiString::cached).toList();
 
     private final RelayRouter router;
     private final RelayHeadTimeout headTimer;
@@ -156,7 +158,7 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         HttpHeaders h = req.headers();
-        List<String> codings = h.getAll(HttpHeaderNames.TRANSFER_ENCODING);
+        List<String> codings = h.contains(HttpHeaderNames.TRANSFER_ENCODING) ? h.getAll(HttpHeaderNames.TRANSFER_ENCODING) : List.of();
         if (!codings.isEmpty() && !(codings.size() == 1 && codings.get(0).strip().equalsIgnoreCase("chunked"))) {
             closeAfterResponse = true;
             refuse(400, "bad_request", "only Transfer-Encoding: chunked is accepted", null, true);
@@ -306,16 +308,20 @@ final class RelayFrontendHandler extends ChannelInboundHandlerAdapter {
     /** The upstream's response head (or an interim 1xx) for the call in progress. */
     void responseHead(HttpResponse r, boolean interim) {
         HttpHeaders h = r.headers();
-        for (String token : h.getAll(HttpHeaderNames.CONNECTION)) {
-            for (String name : token.split(",")) {
-                String n = name.strip().toLowerCase(Locale.ROOT);
-                if (!n.isEmpty() && !n.equals("content-length") && !n.equals("transfer-encoding")) {
-                    h.remove(n);
+        if (h.contains(HttpHeaderNames.CONNECTION)) {
+            for (String token : h.getAll(HttpHeaderNames.CONNECTION)) {
+                for (String name : token.split(",")) {
+                    String n = name.strip().toLowerCase(Locale.ROOT);
+                    if (!n.isEmpty() && !n.equals("content-length") && !n.equals("transfer-encoding")) {
+                        h.remove(n);
+                    }
                 }
             }
+            h.remove(HttpHeaderNames.CONNECTION);
         }
-        h.remove(HttpHeaderNames.CONNECTION);
-        RESPONSE_DROPPED.forEach(h::remove);
+        for (int i = 0; i < RESPONSE_DROPPED.size(); i++) {
+            h.remove(RESPONSE_DROPPED.get(i));
+        }
         if (backend != null && backend.http2()) {
             // The HTTP/2 conversion's own fields (x-http2-stream-id, ...) describe the upstream stream.
             // Only an h2 upstream has them; names() copies every name, so HTTP/1.1 answers skip this.

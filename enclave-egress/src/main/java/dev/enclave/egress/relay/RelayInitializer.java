@@ -1,13 +1,9 @@
 package dev.enclave.egress.relay;
 
 import dev.enclave.audit.AuditEvent;
-import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
@@ -63,12 +59,7 @@ final class RelayInitializer extends ChannelInitializer<SocketChannel> {
         ch.pipeline()
                 .addLast("head-timeout", head)
                 .addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_BYTES, MAX_CHUNK_BYTES))
-                .addLast("idle", new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS) {
-                    @Override
-                    protected void channelIdle(ChannelHandlerContext ctx, IdleStateEvent evt) {
-                        ctx.close();
-                    }
-                })
+                .addLast("idle", new RelayIdleTimeout(idleMillis))
                 .addLast("relay", new RelayFrontendHandler(r, head));
     }
 }

@@ -13,10 +13,12 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
@@ -28,6 +30,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslProvider;
+import io.netty.util.concurrent.EventExecutor;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -67,7 +70,7 @@ public final class RelayServer implements AutoCloseable {
     private final boolean epoll = Epoll.isAvailable();
     private EventLoopGroup group;
     private final List<EgressResolver> resolvers = new ArrayList<>();
-    private Channel serverChannel;
+    private final List<Channel> serverChannels = new ArrayList<>();
     private volatile RelayRouter router;
     private boolean closed;
 
@@ -125,22 +128,27 @@ public final class RelayServer implements AutoCloseable {
         group = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(), io);
         Class<? extends SocketChannel> socketType = epoll ? EpollSocketChannel.class : NioSocketChannel.class;
         ServerBootstrap b = new ServerBootstrap()
-                .group(group)
                 .channel(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, RelayUpstream.WATER_MARK)
                 .childHandler(new RelayInitializer(() -> router, listener));
-        ChannelFuture bind = b.bind(listener.listen()).await();
-        if (!bind.isSuccess()) {
-            close();
+        if (epoll) {
+            // One listening socket per event loop (SO_REUSEPORT), as the egress proxy does: the kernel
+            // spreads connections over them and each loop serves what it accepted, with no hand-off
+            // between threads. Only sockets of the same user can join the group.
             InetSocketAddress at = listener.listen();
-            throw new IOException("cannot listen on " + at.getAddress().getHostAddress() + ":" + at.getPort()
-                    + " (" + RelayUpstream.rootMessage(bind.cause()) + ")", bind.cause());
+            for (EventExecutor e : group) {
+                EventLoop loop = (EventLoop) e;
+                Channel ch = bind(b.clone().group(loop, loop).option(EpollChannelOption.SO_REUSEPORT, true), at);
+                serverChannels.add(ch);
+                at = (InetSocketAddress) ch.localAddress(); // port 0: the others join the port the first got
+            }
+        } else {
+            serverChannels.add(bind(b.group(group), listener.listen()));
         }
-        serverChannel = bind.channel();
-        InetSocketAddress bound = (InetSocketAddress) serverChannel.localAddress();
+        InetSocketAddress bound = (InetSocketAddress) serverChannels.get(0).localAddress();
         String listen = bound.getAddress().getHostAddress() + ":" + bound.getPort();
 
         List<RelayRuntime> runtimes = new ArrayList<>();
@@ -181,6 +189,16 @@ public final class RelayServer implements AutoCloseable {
         return bound;
     }
 
+    private Channel bind(ServerBootstrap b, InetSocketAddress at) throws IOException, InterruptedException {
+        ChannelFuture bind = b.bind(at).await();
+        if (!bind.isSuccess()) {
+            close();
+            throw new IOException("cannot listen on " + at.getAddress().getHostAddress() + ":" + at.getPort()
+                    + " (" + RelayUpstream.rootMessage(bind.cause()) + ")", bind.cause());
+        }
+        return bind.channel();
+    }
+
     /** Stops accepting and closes every connection and the resolvers. Safe to call more than once. */
     @Override
     public synchronized void close() {
@@ -188,9 +206,7 @@ public final class RelayServer implements AutoCloseable {
             return;
         }
         closed = true;
-        if (serverChannel != null) {
-            serverChannel.close().syncUninterruptibly();
-        }
+        serverChannels.forEach(ch -> ch.close().syncUninterruptibly());
         resolvers.forEach(EgressResolver::close);
         if (group != null) {
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();

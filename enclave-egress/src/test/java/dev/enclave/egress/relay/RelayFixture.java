@@ -116,6 +116,7 @@ final class RelayFixture implements AutoCloseable {
         private Clock clock = Clock.systemUTC();
         private int maxConnections = RelaySettings.DEFAULT_MAX_CONNECTIONS;
         private Duration headTimeout = RelaySettings.DEFAULT_HEAD_TIMEOUT;
+        private Duration idleTimeout = RelaySettings.DEFAULT_IDLE_TIMEOUT;
 
         Builder(Path dir) {
             this.dir = dir;
@@ -174,6 +175,12 @@ final class RelayFixture implements AutoCloseable {
             return this;
         }
 
+        /** How long a client connection may be quiet (nothing read, nothing written) before it is closed. */
+        Builder idleTimeout(Duration idle) {
+            idleTimeout = idle;
+            return this;
+        }
+
         /** Header and scheme the key goes in, instead of the preset's (null keeps the preset's). */
         Builder auth(String header, String scheme) {
             authHeader = header;
@@ -191,7 +198,7 @@ final class RelayFixture implements AutoCloseable {
 
         RelaySettings settings() {
             return new RelaySettings(new InetSocketAddress("127.0.0.1", 0), RelaySettings.parseUpstream(upstream), preset,
-                    routes, pins, allowCidr, resolver, ca, Duration.ofSeconds(3), RelaySettings.DEFAULT_IDLE_TIMEOUT,
+                    routes, pins, allowCidr, resolver, ca, Duration.ofSeconds(3), idleTimeout,
                     authHeader, authScheme, maxConnections, headTimeout);
         }
 

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The relay listener's resource bounds, over real sockets: a connection limit (the connection past
  * it gets 503, is closed and audited) and a request-head timeout (slowloris: a client that never
- * finishes its head gets 408, is closed and audited).
+ * finishes its head gets 408, is closed and audited), and an idle timeout (a connection quiet for it
+ * is closed; one with calls coming is not).
  */
 class RelayLimitsTest {
     private static final String MODELS = "GET /v1/models HTTP/1.1\r\nHost: relay\r\n\r\n";
@@ -127,6 +128,37 @@ class RelayLimitsTest {
             c.send("els HTTP/1.1\r\nHost: re");
             c.send("lay\r\n\r\n");
             assertThat(c.readResponse().status()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void aKeepAliveConnectionQuietForTheIdleTimeoutIsClosed() throws Exception {
+        try (FakeLlmApi llm = new FakeLlmApi(pki, "127.0.0.1");
+             RelayFixture relay = RelayFixture.builder(tmp).upstream(llm, pki).idleTimeout(Duration.ofMillis(300)).start();
+             RawClient c = new RawClient(relay.address)) {
+            c.send(MODELS);
+            assertThat(c.readResponse().status()).isEqualTo(200);
+            assertThat(c.drain(10_000).closed()).isTrue(); // nothing more from either side: closed by the relay
+            assertThat(llm.requests()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void callsThatKeepComingKeepTheConnectionOpenPastTheIdleTimeout() throws Exception {
+        try (FakeLlmApi llm = new FakeLlmApi(pki, "127.0.0.1");
+             RelayFixture relay = RelayFixture.builder(tmp).upstream(llm, pki).idleTimeout(Duration.ofMillis(1500)).start();
+             RawClient c = new RawClient(relay.address)) {
+            // Six calls 500 ms apart: twice the idle timeout in all, never quiet for as long as it.
+            long started = System.nanoTime();
+            for (int i = 0; i < 6; i++) {
+                c.send(MODELS);
+                assertThat(c.readResponse().status()).isEqualTo(200);
+                Thread.sleep(500);
+            }
+            assertThat(System.nanoTime() - started).isGreaterThan(Duration.ofMillis(1500).toNanos());
+            c.send(MODELS);
+            assertThat(c.readResponse().status()).isEqualTo(200);
+            assertThat(llm.requests()).isEqualTo(7);
         }
     }
 }
