@@ -286,6 +286,18 @@ class GatewayServerTest {
         return ((InetSocketAddress) wsServer.localAddress()).getPort();
     }
 
+    /** A WebSocket listener that puts every text message it receives into {@code got}. */
+    private static WebSocket.Listener collectingInto(java.util.concurrent.BlockingQueue<String> got) {
+        return new WebSocket.Listener() {
+            @Override
+            public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
+                got.add(data.toString());
+                w.request(1);
+                return CompletableFuture.completedFuture(null);
+            }
+        };
+    }
+
     @Test
     void aWebSocketPassesThroughAndOutlivesTheSeeds60SecondCut() throws Exception {
         int wsPort = startWebSocketApp();
@@ -294,14 +306,7 @@ class GatewayServerTest {
 
         java.util.concurrent.LinkedBlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
         WebSocket ws = client().newWebSocketBuilder().header("Authorization", basic("alice", PASS))
-                .buildAsync(URI.create("wss://127.0.0.1:" + address.getPort() + "/socket.io/"), new WebSocket.Listener() {
-                    @Override
-                    public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
-                        got.add(data.toString());
-                        w.request(1);
-                        return CompletableFuture.completedFuture(null);
-                    }
-                }).get(10, TimeUnit.SECONDS);
+                .buildAsync(URI.create("wss://127.0.0.1:" + address.getPort() + "/socket.io/"), collectingInto(got)).get(10, TimeUnit.SECONDS);
         ws.sendText("one", true).get(5, TimeUnit.SECONDS);
         assertThat(got.poll(5, TimeUnit.SECONDS)).isEqualTo("echo:one");
         // The product's idle limit is 1 h (30 s here); a quiet socket stays open past a short pause.
@@ -327,14 +332,7 @@ class GatewayServerTest {
 
         java.util.concurrent.LinkedBlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
         WebSocket own = client().newWebSocketBuilder().header("Authorization", basic("alice", PASS))
-                .header("Origin", "https://127.0.0.1:" + address.getPort()).buildAsync(socket, new WebSocket.Listener() {
-                    @Override
-                    public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
-                        got.add(data.toString());
-                        w.request(1);
-                        return CompletableFuture.completedFuture(null);
-                    }
-                }).get(10, TimeUnit.SECONDS);
+                .header("Origin", "https://127.0.0.1:" + address.getPort()).buildAsync(socket, collectingInto(got)).get(10, TimeUnit.SECONDS);
         own.sendText("same-site", true).get(5, TimeUnit.SECONDS);
         assertThat(got.poll(5, TimeUnit.SECONDS)).isEqualTo("echo:same-site");
         own.sendClose(WebSocket.NORMAL_CLOSURE, "bye").get(5, TimeUnit.SECONDS);
