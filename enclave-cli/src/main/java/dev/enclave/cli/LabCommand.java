@@ -44,7 +44,7 @@ final class LabCommand implements Callable<Integer> {
     @Command(name = "up", mixinStandardHelpOptions = true,
             description = "Build the lab and start everything in it; 'enclave lab verify' runs the checks, 'enclave lab down' removes it.")
     static final class Up extends Common implements Callable<Integer> {
-        @Option(names = "--design", paramLabel = "NAME", description = "Which design to build: enclave (default).")
+        @Option(names = "--design", paramLabel = "NAME", description = "Which design to build: enclave (default) or seed (the seed guide's controls).")
         String design = LabDesign.ENCLAVE.name();
 
         @Override
@@ -60,7 +60,7 @@ final class LabCommand implements Callable<Integer> {
             description = {"Run the verification matrix and print it; exit 1 when any check's result differs from its expectation.",
                     "When no lab is up, builds one first and removes it afterwards."})
     static final class Verify extends Common implements Callable<Integer> {
-        @Option(names = "--design", paramLabel = "NAME", description = "The design to build when no lab is up: enclave (default).")
+        @Option(names = "--design", paramLabel = "NAME", description = "The design to build when no lab is up: enclave (default) or seed.")
         String design;
 
         @Option(names = "--json", paramLabel = "FILE", description = "Also write the matrix as JSON.")

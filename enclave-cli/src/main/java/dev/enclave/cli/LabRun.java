@@ -6,6 +6,7 @@ import dev.enclave.lab.LabContext;
 import dev.enclave.lab.LabDesign;
 import dev.enclave.lab.LabShell;
 import dev.enclave.lab.LabTopology;
+import dev.enclave.lab.SeedControls;
 import dev.enclave.lab.internet.FakeInternet;
 import dev.enclave.lab.internet.LabCa;
 import java.io.File;
@@ -94,7 +95,7 @@ final class LabRun {
         Prerequisites.privileges("lab up");
         Prerequisites.tools();
         for (String[] t : new String[][] {{"nsenter", "util-linux"}, {"curl", "curl"}, {"dig", "bind9-dnsutils"}, {"wget", "wget"},
-                {"socat", "socat"}, {"ping", "iputils-ping"}, {"sysctl", "procps"}}) {
+                {"socat", "socat"}, {"ping", "iputils-ping"}, {"sysctl", "procps"}, {"iptables", "iptables"}}) {
             if (Nft.tool(t[0]).indexOf('/') < 0) {
                 throw UserError.usage(t[0] + " not found; the lab's checks need it: apt-get install -y " + t[1]);
             }
@@ -148,6 +149,11 @@ final class LabRun {
         long supervisor = UpState.read(dir.resolve("enclave")).map(UpState::pid)
                 .orElseThrow(() -> new IOException("enclave up reported success but wrote no " + dir.resolve("enclave/run/up.properties")));
         LabTopology.routeApp(design.appRoutedOut());
+        LabTopology.container();
+        if (design.equals(LabDesign.SEED)) {
+            // The seed's app side in place of Enclave's; the key the checks look for is then the unit file's.
+            keyFile = SeedControls.apply(dir, orgKey);
+        }
         LabContext lab = new LabContext(dir, design, orgKey, keyFile, AdminUser.NAME, password, supervisor, internet);
         lab.write();
         return lab;
@@ -259,6 +265,7 @@ final class LabRun {
             removed.add("could not remove " + enclave.resolve("run/up.properties") + ": " + e.getMessage());
         }
         removed.addAll(LabTopology.destroy());
+        removed.addAll(SeedControls.remove());
         for (String f : List.of("run/lab.properties", "run/next-attacker", "internet/ready")) {
             try {
                 Files.deleteIfExists(dir.resolve(f));

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
  * was killed halfway.
  */
 class LabCommandIT {
-    private static final List<String> NAMESPACES = List.of("enclave-net", "enclave-pub", "enclave-app");
+    private static final List<String> NAMESPACES = List.of("enclave-net", "enclave-pub", "enclave-app", "enclave-ctr");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private Path base;
@@ -82,7 +82,7 @@ class LabCommandIT {
         }
         assertThat(ids).contains("seed.curl-google", "seed.curl-github", "seed.curl-llm", "llm.address-change", "seed.dig", "seed.ntp", "seed.ping",
                 "seed.wget-example", "llm.direct", "llm.own-key", "llm.read-key", "llm.neighbour", "dns.exfiltration", "metadata",
-                "firewall.flush", "ingress.app-direct", "ingress.plain-http", "ingress.no-credentials", "ingress.right-credentials",
+                "container.google", "container.metadata", "firewall.flush", "ingress.app-direct", "ingress.plain-http", "ingress.no-credentials", "ingress.right-credentials",
                 "ingress.brute-force");
         assertThat(report.path("failures").asInt()).isZero();
         String xml = Files.readString(junit);
@@ -106,6 +106,68 @@ class LabCommandIT {
         Run downAgain = enclave("lab", "down", "--state", lab.toString());
         assertThat(downAgain.exit()).isZero();
         assertThat(downAgain.output()).contains("nothing was up");
+    }
+
+    /**
+     * The seed design: the same checks show exactly the seed's holes, each as the expected result with
+     * its evidence; a second verify shows the flush check put the seed's rules back; down removes the
+     * seed's user, its sudoers file and the namespace's resolv.conf with the namespaces.
+     */
+    @Test
+    void seedDesignShowsExactlyTheSeedsHolesAndLeavesNothing() throws Exception {
+        assumeTrue(HostCommand.tool("iptables") != null && HostCommand.tool("sudo") != null, "needs iptables and sudo (Debian packages)");
+        assumeTrue(!Files.exists(Path.of("/etc/sudoers.d/enclave-seed-app")), "/etc/sudoers.d/enclave-seed-app exists: a seed lab is up");
+        long start = System.nanoTime();
+        Run up = enclave("lab", "up", "--design", "seed", "--state", lab.toString());
+        assertThat(up.exit()).as(up.output()).isZero();
+        assertThat(up.output()).contains("enclave lab: up (design seed");
+        assertThat(Path.of("/etc/sudoers.d/enclave-seed-app")).exists();
+        assertThat(HostCommand.run(null, "ip", "netns", "exec", "enclave-app", "iptables", "-S", "OUTPUT")).contains("-P OUTPUT DROP")
+                .contains("-A OUTPUT -d 203.0.113.10/32 -p tcp -m tcp --dport 443 -j ACCEPT");
+        // Nothing of Enclave's on the app's way out: its table in enclave-app is gone.
+        assertThat(HostCommand.run(null, "ip", "netns", "exec", "enclave-app", "nft", "list", "tables").lines().map(String::strip))
+                .doesNotContain("table inet enclave");
+
+        Path json = base.resolve("seed.json");
+        Run verify = enclave("lab", "verify", "--state", lab.toString(), "--json", json.toString());
+        assertThat(verify.exit()).as(verify.output()).isZero();
+        JsonNode report = JSON.readTree(json.toFile());
+        assertThat(report.path("design").asText()).isEqualTo("seed");
+        java.util.Map<String, String> results = new java.util.LinkedHashMap<>();
+        java.util.Map<String, String> evidence = new java.util.LinkedHashMap<>();
+        for (JsonNode row : report.path("rows")) {
+            assertThat(row.path("passed").asBoolean()).as(row.toString()).isTrue();
+            results.put(row.path("id").asText(), row.path("result").asText());
+            evidence.put(row.path("id").asText(), row.path("evidence").asText());
+        }
+        // The seed's holes: each one open, as expected of its design.
+        for (String hole : List.of("llm.direct", "llm.own-key", "llm.read-key", "llm.neighbour", "dns.exfiltration", "container.google",
+                "container.metadata", "firewall.flush")) {
+            assertThat(results.get(hole)).as(hole).isEqualTo("WORKS");
+        }
+        assertThat(results.get("llm.address-change")).isEqualTo("FAIL");
+        // And its own list holds, as the guide says.
+        assertThat(results).containsEntry("seed.curl-google", "FAIL").containsEntry("seed.curl-github", "FAIL")
+                .containsEntry("seed.curl-llm", "WORKS").containsEntry("seed.dig", "WORKS").containsEntry("seed.ntp", "WORKS")
+                .containsEntry("seed.ping", "FAIL").containsEntry("seed.wget-example", "FAIL").containsEntry("metadata", "FAIL")
+                .containsEntry("ingress.right-credentials", "WORKS").containsEntry("ingress.app-direct", "FAIL");
+        assertThat(evidence.get("container.metadata")).contains("with the instance credentials");
+        assertThat(evidence.get("container.google")).contains("HTTP 200");
+        assertThat(evidence.get("firewall.flush")).contains("sudo -n iptables -F OUTPUT: exit 0", "are GONE");
+        assertThat(evidence.get("llm.read-key")).contains("openhands.service: the key");
+        assertThat(evidence.get("llm.own-key")).containsPattern("the app's key on [1-9]");
+        assertThat(evidence.get("dns.exfiltration")).containsPattern("the resolver logged [1-9]");
+        assertThat(evidence.get("llm.address-change")).contains("arrived at nowhere");
+
+        // The flush check put the seed's rules back: the same rows again.
+        Run again = enclave("lab", "verify", "--state", lab.toString());
+        assertThat(again.exit()).as(again.output()).isZero();
+
+        Run down = enclave("lab", "down", "--state", lab.toString());
+        assertThat(down.exit()).as(down.output()).isZero();
+        assertThat(down.output()).contains("/etc/sudoers.d/enclave-seed-app", "user enclave-seed-app");
+        assertNothingLeft();
+        System.out.printf("lab up + verify + verify + down (seed): %d ms%n", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
     }
 
     @Test
@@ -152,6 +214,10 @@ class LabCommandIT {
         }
         assertThat(HostCommand.run(null, "ip", "netns", "list")).doesNotContain("enclave-net", "enclave-pub", "enclave-app");
         assertThat(HostCommand.run(null, "ip", "-o", "link")).doesNotContain("ve-enclave-app", "to-pub");
+        // The seed design's traces outside the namespaces.
+        assertThat(Path.of("/etc/sudoers.d/enclave-seed-app")).doesNotExist();
+        assertThat(Path.of("/etc/netns/enclave-app")).doesNotExist();
+        assertThat(Files.readString(Path.of("/etc/passwd"))).doesNotContain("enclave-seed-app:");
         String dir = lab.toString();
         List<String> left = ProcessHandle.allProcesses().filter(ProcessHandle::isAlive)
                 .filter(h -> h.info().commandLine().map(c -> c.contains(dir)).orElse(false))

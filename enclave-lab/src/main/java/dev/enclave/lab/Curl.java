@@ -45,7 +45,7 @@ final class Curl {
 
     /** curl ARGS as the app's user in enclave-app, with the app's environment (proxy variables included). */
     static Answer asApp(LabContext lab, String... args) {
-        return parse(LabShell.asAppUser(LabAddresses.APP_NS, lab.appEnvironment(), MAX_SECONDS + 4, command(args)));
+        return parse(LabShell.asApp(lab, MAX_SECONDS + 4, command(args)));
     }
 
     /** curl ARGS as root in {@code netns}, with no proxy variables. */

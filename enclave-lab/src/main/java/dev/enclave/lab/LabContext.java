@@ -56,6 +56,19 @@ public record LabContext(Path dir, LabDesign design, String orgKey, Path keyFile
 
     /** The environment the app gets from 'enclave up' (AppLauncher), rebuilt here for the checks. */
     public Map<String, String> appEnvironment() {
+        if (design.equals(LabDesign.SEED)) {
+            // The seed's app: no proxy, the API by its own name and the key itself (from its unit file).
+            Map<String, String> env = new LinkedHashMap<>();
+            env.put("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+            env.put("HOME", "/tmp");
+            env.put("LANG", "C.UTF-8");
+            env.put("OPENAI_BASE_URL", "https://" + LabAddresses.LLM_NAME + "/v1");
+            env.put("OPENAI_API_KEY", orgKey);
+            // The lab's CA stands in for the public CAs the real host trusts.
+            env.put("CURL_CA_BUNDLE", caPem().toString());
+            env.put("SSL_CERT_FILE", caPem().toString());
+            return env;
+        }
         String proxy = "http://" + LabAddresses.PUB_PRIVATE + ":" + LabAddresses.EGRESS_PORT;
         String relay = "http://" + LabAddresses.PUB_PRIVATE + ":" + LabAddresses.RELAY_PORT + "/v1";
         Map<String, String> env = new LinkedHashMap<>();
@@ -71,6 +84,11 @@ public record LabContext(Path dir, LabDesign design, String orgKey, Path keyFile
         env.put("OPENAI_BASE_URL", relay);
         env.put("OPENAI_API_KEY", "sk-enclave-placeholder-the-relay-adds-the-real-key");
         return env;
+    }
+
+    /** The user the app runs as: nobody under Enclave ('enclave up'), the seed's dedicated user with sudo otherwise. */
+    public String appUser() {
+        return design.equals(LabDesign.SEED) ? LabAddresses.SEED_USER : LabShell.APP_USER;
     }
 
     public void write() throws IOException {

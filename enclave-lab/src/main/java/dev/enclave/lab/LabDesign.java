@@ -21,10 +21,23 @@ public record LabDesign(String name, String summary, boolean appRoutedOut) {
             "Enclave: app namespace behind the host firewall; egress proxy (names) and LLM relay (key) as its only ways out; gateway in front",
             true);
 
+    /**
+     * The seed guide's design: the app side routed out through a NAT in enclave-pub, its own controls
+     * the seed's restrict_network.sh (iptables OUTPUT chain, addresses pinned from one DNS answer),
+     * the key in a systemd-unit-like file, the app's user allowed sudo. Enclave's gateway stays in
+     * front (the seed's nginx, Basic auth and fail2ban are not rebuilt); nothing of Enclave's is on
+     * the app's path out. Built by {@link SeedControls}.
+     */
+    public static final LabDesign SEED = new LabDesign("seed",
+            "the seed guide: NAT out, restrict_network.sh (iptables OUTPUT, pinned IPs), key in the unit file, app user with sudo; Enclave's gateway in front",
+            true);
+
     public static LabDesign named(String name) {
-        if (ENCLAVE.name().equals(name)) {
-            return ENCLAVE;
+        for (LabDesign d : new LabDesign[] {ENCLAVE, SEED}) {
+            if (d.name().equals(name)) {
+                return d;
+            }
         }
-        throw new IllegalArgumentException("unknown design \"" + name + "\"; the lab builds: " + ENCLAVE.name());
+        throw new IllegalArgumentException("unknown design \"" + name + "\"; the lab builds: " + ENCLAVE.name() + ", " + SEED.name());
     }
 }

@@ -42,18 +42,27 @@ public final class LabShell {
 
     /** {@code cmd} as root in namespace {@code netns} (null: this one). */
     public static Run root(String netns, long timeoutSeconds, String... cmd) {
-        return run(netns, false, Map.of("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG", "C.UTF-8"),
+        return run(netns, null, false, Map.of("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG", "C.UTF-8"),
                 timeoutSeconds, List.of(cmd));
     }
 
     /** {@code cmd} as root in namespace {@code netns} with exactly {@code env}. */
     public static Run asRoot(String netns, Map<String, String> env, long timeoutSeconds, List<String> cmd) {
-        return run(netns, false, env, timeoutSeconds, cmd);
+        return run(netns, null, false, env, timeoutSeconds, cmd);
     }
 
     /** {@code cmd} as the app's user in namespace {@code netns} with exactly {@code env}. */
     public static Run asAppUser(String netns, Map<String, String> env, long timeoutSeconds, List<String> cmd) {
-        return run(netns, true, env, timeoutSeconds, cmd);
+        return run(netns, APP_USER, true, env, timeoutSeconds, cmd);
+    }
+
+    /**
+     * {@code cmd} as {@code lab}'s app user in enclave-app with the app's environment. Under Enclave
+     * with no new privileges, as 'enclave up' runs the app; the seed's user keeps them (its sudo works).
+     */
+    public static Run asApp(LabContext lab, long timeoutSeconds, List<String> cmd) {
+        boolean enclave = !lab.design().equals(LabDesign.SEED);
+        return run(LabAddresses.APP_NS, enclave ? APP_USER : lab.appUser(), enclave, lab.appEnvironment(), timeoutSeconds, cmd);
     }
 
     /** Like {@link #root} but a failure is an exception naming the command and its output. */
@@ -65,19 +74,23 @@ public final class LabShell {
         return r.output();
     }
 
-    private static Run run(String netns, boolean appUser, Map<String, String> env, long timeoutSeconds, List<String> cmd) {
+    private static Run run(String netns, String user, boolean noNewPrivs, Map<String, String> env, long timeoutSeconds, List<String> cmd) {
         List<String> full = new ArrayList<>();
         if (netns != null) {
             full.addAll(List.of(Nft.tool("ip"), "netns", "exec", netns));
         }
-        if (appUser) {
+        if (user != null) {
             String[] ids;
             try {
-                ids = appIds();
+                ids = ids(user);
             } catch (IOException e) {
                 return new Run(-2, e.getMessage());
             }
-            full.addAll(List.of(Nft.tool("setpriv"), "--reuid=" + ids[0], "--regid=" + ids[1], "--clear-groups", "--no-new-privs", "--"));
+            full.addAll(List.of(Nft.tool("setpriv"), "--reuid=" + ids[0], "--regid=" + ids[1], "--clear-groups"));
+            if (noNewPrivs) {
+                full.add("--no-new-privs");
+            }
+            full.add("--");
         }
         full.addAll(cmd);
         try {
@@ -108,12 +121,16 @@ public final class LabShell {
 
     /** The app user's uid and primary gid, by number. */
     public static String[] appIds() throws IOException {
+        return ids(APP_USER);
+    }
+
+    static String[] ids(String user) throws IOException {
         for (String line : Files.readAllLines(Path.of("/etc/passwd"))) {
             String[] f = line.split(":");
-            if (f.length > 3 && f[0].equals(APP_USER)) {
+            if (f.length > 3 && f[0].equals(user)) {
                 return new String[] {f[2], f[3]};
             }
         }
-        throw new IOException("no user " + APP_USER + " in /etc/passwd; add it (useradd --system --no-create-home nobody)");
+        throw new IOException("no user " + user + " in /etc/passwd; add it (useradd --system --no-create-home " + user + ")");
     }
 }

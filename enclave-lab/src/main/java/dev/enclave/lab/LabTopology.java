@@ -36,7 +36,7 @@ public final class LabTopology {
     /** The lab's namespaces that exist (enclave-app may be the local target's: see {@link #destroy}). */
     public static List<String> existing() {
         List<String> found = new ArrayList<>();
-        for (String ns : List.of(NET_NS, PUB_NS, APP_NS)) {
+        for (String ns : List.of(NET_NS, PUB_NS, APP_NS, LabAddresses.CONTAINER_NS)) {
             if (Files.exists(Path.of("/run/netns", ns))) {
                 found.add(ns);
             }
@@ -79,6 +79,31 @@ public final class LabTopology {
     }
 
     /**
+     * A container behind the app host, as Docker makes one (for both designs): namespace enclave-ctr
+     * on a link to enclave-app (docker0, 172.17.0.1/16; the container 172.17.0.2), enclave-app
+     * forwarding for it, and Docker's own iptables rules there: masquerade out of the subnet, and
+     * FORWARD accepting the container's traffic. Its packets pass enclave-app's forward path, never
+     * its output chain: whatever stops them must be a forward rule.
+     */
+    public static void container() throws IOException {
+        String ctr = LabAddresses.CONTAINER_NS;
+        LabShell.must(null, "ip", "netns", "add", ctr);
+        LabShell.must(null, "ip", "-n", APP_NS, "link", "add", LabAddresses.CONTAINER_LINK, "type", "veth", "peer", "name", "eth0", "netns", ctr);
+        LabShell.must(null, "ip", "-n", APP_NS, "addr", "add", LabAddresses.CONTAINER_GATEWAY + "/16", "dev", LabAddresses.CONTAINER_LINK);
+        LabShell.must(null, "ip", "-n", APP_NS, "link", "set", LabAddresses.CONTAINER_LINK, "up");
+        LabShell.must(null, "ip", "-n", ctr, "addr", "add", LabAddresses.CONTAINER + "/16", "dev", "eth0");
+        LabShell.must(null, "ip", "-n", ctr, "link", "set", "eth0", "up");
+        LabShell.must(null, "ip", "-n", ctr, "link", "set", "lo", "up");
+        LabShell.must(null, "ip", "-n", ctr, "route", "add", "default", "via", LabAddresses.CONTAINER_GATEWAY);
+        LabShell.must(APP_NS, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
+        LabShell.must(APP_NS, "iptables", "-t", "nat", "-A", "POSTROUTING", "-s", LabAddresses.CONTAINER_SUBNET, "!", "-o",
+                LabAddresses.CONTAINER_LINK, "-j", "MASQUERADE");
+        LabShell.must(APP_NS, "iptables", "-A", "FORWARD", "-o", LabAddresses.CONTAINER_LINK, "-m", "conntrack", "--ctstate",
+                "RELATED,ESTABLISHED", "-j", "ACCEPT");
+        LabShell.must(APP_NS, "iptables", "-A", "FORWARD", "-i", LabAddresses.CONTAINER_LINK, "!", "-o", LabAddresses.CONTAINER_LINK, "-j", "ACCEPT");
+    }
+
+    /**
      * Kills every process in the lab's namespaces and deletes them (their links go with them). A
      * namespace already gone is skipped; returns what it removed, one phrase each.
      */
@@ -92,14 +117,15 @@ public final class LabTopology {
         }
         // Every process first, enclave-pub's before the others: a supervisor still starting there could
         // otherwise make the app's namespace after it was looked for.
-        int[] killed = new int[3];
-        List<String> order = localTarget ? List.of(PUB_NS, NET_NS) : List.of(PUB_NS, NET_NS, APP_NS);
+        int[] killed = new int[4];
+        String ctr = LabAddresses.CONTAINER_NS;
+        List<String> order = localTarget ? List.of(PUB_NS, NET_NS, ctr) : List.of(PUB_NS, NET_NS, APP_NS, ctr);
         for (int i = 0; i < order.size(); i++) {
             if (Files.exists(Path.of("/run/netns", order.get(i)))) {
                 killed[i] = killEverythingIn(order.get(i));
             }
         }
-        for (String ns : localTarget ? List.of(PUB_NS, NET_NS) : List.of(APP_NS, PUB_NS, NET_NS)) {
+        for (String ns : localTarget ? List.of(ctr, PUB_NS, NET_NS) : List.of(ctr, APP_NS, PUB_NS, NET_NS)) {
             if (!Files.exists(Path.of("/run/netns", ns))) {
                 continue;
             }

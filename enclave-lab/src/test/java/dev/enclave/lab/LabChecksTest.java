@@ -54,10 +54,13 @@ class LabChecksTest {
         assertThat(check("llm.address-change").expected().get("seed").result()).isEqualTo(Expect.FAIL);
         assertThat(check("llm.address-change").expectation(LabDesign.ENCLAVE).result()).isEqualTo(Expect.WORKS);
         assertThat(check("llm.address-change").alone()).as("it moves the API under the other checks' feet").isTrue();
-        for (String id : List.of("llm.direct", "llm.own-key", "llm.read-key", "llm.neighbour", "dns.exfiltration", "metadata", "firewall.flush")) {
+        for (String id : List.of("llm.direct", "llm.own-key", "llm.read-key", "llm.neighbour", "dns.exfiltration", "container.google", "container.metadata", "firewall.flush")) {
             assertThat(check(id).expected().get("seed").result()).as(id + " in the seed design").isEqualTo(Expect.WORKS);
             assertThat(check(id).expectation(LabDesign.ENCLAVE).result()).as(id + " in Enclave's").isEqualTo(Expect.FAIL);
         }
+        // The seed's OUTPUT chain does stop the host itself; only its containers reach the metadata service.
+        assertThat(check("metadata").expectation(LabDesign.SEED).result()).isEqualTo(Expect.FAIL);
+        assertThat(check("firewall.flush").alone()).as("it takes the seed's rules away while it runs").isTrue();
     }
 
     @Test
