@@ -12,7 +12,6 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
@@ -89,11 +88,11 @@ public final class AuditLog implements AutoCloseable {
         b.append("{\"time\":\"");
         appendInstant(b, time);
         b.append('"');
-        for (Map.Entry<String, Object> f : event.fields().entrySet()) {
+        for (int i = 0; i < event.size(); i++) {
             b.append(",\"");
-            escape(b, f.getKey());
+            escape(b, event.key(i));
             b.append("\":");
-            Object v = f.getValue();
+            Object v = event.value(i);
             if (v instanceof String str) {
                 b.append('"');
                 escape(b, str);
@@ -167,7 +166,18 @@ public final class AuditLog implements AutoCloseable {
      * U+2028/U+2029 too, so a client-chosen string can never end the line or the object early.
      */
     private static void escape(StringBuilder b, String s) {
-        for (int i = 0; i < s.length(); i++) {
+        // Most strings (every field name, addresses, paths, models) need no escaping: one bulk
+        // append instead of one per character (escaping was the relay's largest cost per audit line).
+        int clean = 0;
+        while (clean < s.length() && plain(s.charAt(clean))) {
+            clean++;
+        }
+        if (clean == s.length()) {
+            b.append(s);
+            return;
+        }
+        b.append(s, 0, clean);
+        for (int i = clean; i < s.length(); i++) {
             char c = s.charAt(i);
             switch (c) {
                 case '"' -> b.append("\\\"");
@@ -184,6 +194,11 @@ public final class AuditLog implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** Whether {@code c} goes into a JSON string as it is (see {@link #escape}). */
+    private static boolean plain(char c) {
+        return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f && c != '\u2028' && c != '\u2029';
     }
 
     private void drain() {

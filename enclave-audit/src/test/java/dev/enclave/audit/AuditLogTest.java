@@ -55,6 +55,20 @@ class AuditLogTest {
     }
 
     @Test
+    void aFieldPutTwiceKeepsItsPlaceAndTakesTheLastValueAndManyFieldsAllArrive() throws Exception {
+        AuditEvent e = AuditEvent.of("relay", "call").put("status", 200).put("model", "a");
+        for (int i = 0; i < 60; i++) {
+            e.put("f" + i, i);
+        }
+        e.put("status", 502).put("model", null);
+        String line = AuditLog.format(e, Instant.EPOCH);
+        assertThat(line).startsWith("{\"time\":\"1970-01-01T00:00:00Z\",\"component\":\"relay\",\"event\":\"call\",\"status\":502,\"model\":\"a\",\"f0\":0,");
+        JsonNode parsed = JSON.readTree(line);
+        assertThat(parsed.size()).isEqualTo(3 + 2 + 60);
+        assertThat(parsed.path("f59").asInt()).isEqualTo(59);
+    }
+
+    @Test
     void theTimeIsWrittenExactlyAsInstantPrintsIt() {
         // The writer formats the time itself (cheaper than DateTimeFormatter): it must never differ.
         List<Instant> times = List.of(Instant.EPOCH, Instant.parse("2026-11-25T15:24:10Z"),

@@ -129,14 +129,24 @@ public final class RelayPathPolicy {
                         : "character '" + c + "' in path";
             }
         }
-        String[] segments = path.substring(1).split("/", -1);
-        for (String s : segments) {
-            if (s.isEmpty()) {
+        // Segments between slashes, without split's arrays and strings (this runs on every call).
+        int start = 1;
+        while (start <= path.length()) {
+            int end = path.indexOf('/', start);
+            if (end < 0) {
+                end = path.length();
+            }
+            if (end == start) {
                 return "empty path segment (// or a trailing /)";
             }
-            if (s.chars().allMatch(ch -> ch == '.')) {
-                return "dot-segment (" + s + ") in path";
+            boolean dots = true;
+            for (int i = start; i < end && dots; i++) {
+                dots = path.charAt(i) == '.';
             }
+            if (dots) {
+                return "dot-segment (" + path.substring(start, end) + ") in path";
+            }
+            start = end + 1;
         }
         return null;
     }

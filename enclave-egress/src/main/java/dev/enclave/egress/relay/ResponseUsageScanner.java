@@ -88,7 +88,7 @@ public final class ResponseUsageScanner implements AutoCloseable {
         if (contentType == null) {
             return Format.OTHER;
         }
-        String type = contentType.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
+        String type = RequestModelScanner.mediaType(contentType);
         if (type.equals("text/event-stream")) {
             return Format.EVENT_STREAM;
         }
